@@ -1,0 +1,42 @@
+"""codec: speech tokenizer with semantic + acoustic residual codebooks."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from codec.config import CodecConfig
+    from codec.models.codec import Codec
+    from codec.tokens import Tokens
+
+__all__ = ["Codec", "CodecConfig", "Tokens", "load", "layouts", "__version__"]
+
+
+def load(source: str, device: str = "cpu") -> "Codec":
+    """Load a codec from a checkpoint directory (or registered name): same as Codec.from_pretrained."""
+    from codec.models.codec import Codec
+
+    return Codec.from_pretrained(source, device=device)
+
+
+def __getattr__(name: str):
+    # Lazy re-exports keep `import codec` and `codec --help` fast (torch imports take seconds).
+    if name == "Codec":
+        from codec.models.codec import Codec
+
+        return Codec
+    if name == "CodecConfig":
+        from codec.config import CodecConfig
+
+        return CodecConfig
+    if name == "Tokens":
+        from codec.tokens import Tokens
+
+        return Tokens
+    if name == "layouts":
+        import importlib
+
+        return importlib.import_module("codec.layouts")
+    raise AttributeError(f"module 'codec' has no attribute {name!r}")

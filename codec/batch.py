@@ -1,0 +1,158 @@
+"""File-to-file jobs behind the CLI: tokenize and detokenize many files, record failures, carry on."""
+
+from __future__ import annotations
+
+import json
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import soundfile as sf
+import torch
+from tqdm import tqdm
+
+from codec.audio import load_audio, resample, save_audio, to_mono
+from codec.fileio import atomic_write_bytes
+from codec.inputs import InputItem
+from codec.models.codec import Codec
+from codec.tokens import Tokens
+
+TOKENS_SUFFIX = ".safetensors"
+ERRORS_FILE = "errors.jsonl"
+
+
+@dataclass
+class JobReport:
+    """Outputs written and failures (input path, one-line reason) of one job."""
+
+    written: list[Path] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    audio_seconds: float = 0.0
+
+
+def plan_outputs(items: list[InputItem], out_dir: Path, suffix: str, force: bool, skip_existing: bool,
+                 report: JobReport) -> list[tuple[InputItem, Path]]:
+    """Pair items with output paths; collisions fail the later item; existing outputs need --force."""
+    planned, taken = [], {}
+    for item in items:
+        out = out_dir / item.relative.with_suffix(suffix)
+        if out in taken:
+            report.failed.append((str(item.path), f"output {out} already planned for {taken[out]}"))
+            continue
+        taken[out] = item.path
+        planned.append((item, out))
+    existing = [out for _, out in planned if out.exists()]
+    if existing and skip_existing:
+        return [(item, out) for item, out in planned if not out.exists()]
+    if existing and not force:
+        raise FileExistsError(
+            f"{len(existing)} output file(s) already exist (first: {existing[0]}); "
+            "use --force to overwrite or --skip-existing to keep them"
+        )
+    return planned
+
+
+def tokenize_files(model: Codec, planned: list[tuple[InputItem, Path]], report: JobReport,
+                   num_codebooks: int | None = None, batch_size: int = 8, workers: int = 2) -> None:
+    """Tokenize audio files in length-sorted batches, writing one tokens file per input atomically."""
+    sized = []
+    for item, out in planned:
+        try:
+            sized.append((sf.info(str(item.path)).frames, item, out))
+        except Exception as err:  # unreadable header: record and continue
+            _fail(report, item.path, f"unreadable or not audio ({_one_line(err)})" if item.path.exists() else "no such file")
+    sized.sort(key=lambda entry: entry[0])
+    batches = [sized[i : i + batch_size] for i in range(0, len(sized), batch_size)]
+    with tqdm(total=len(planned), unit="file", desc="tokenize", file=sys.stderr) as bar, \
+            ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        bar.update(len(planned) - len(sized))
+        for batch in _prefetch(pool, batches, lambda b: [_try_load(e[1].path) for e in b]):
+            entries, loaded = batch
+            good = []
+            for (_, item, out), result in zip(entries, loaded):
+                if isinstance(result, Exception):
+                    _fail(report, item.path, _one_line(result))
+                else:
+                    good.append((item, out, result))
+            _tokenize_batch(model, good, report, num_codebooks)
+            bar.update(len(entries))
+            bar.set_postfix(audio_h=f"{report.audio_seconds / 3600:.2f}")
+
+
+def _tokenize_batch(model: Codec, good: list, report: JobReport, num_codebooks: int | None) -> None:
+    if not good:
+        return
+    try:
+        waves = [resample(to_mono(wav), rate, model.sample_rate) for _, _, (wav, rate) in good]
+        tokens = model.tokenize(waves, sample_rate=model.sample_rate, num_codebooks=num_codebooks)
+    except Exception:
+        if len(good) == 1:
+            item = good[0][0]
+            _fail(report, item.path, _one_line(sys.exc_info()[1]))
+            return
+        for entry in good:  # isolate the item that fails
+            _tokenize_batch(model, [entry], report, num_codebooks)
+        return
+    for (item, out, (wav, rate)), single in zip(good, tokens.unbatch()):
+        single.save(out)
+        report.written.append(out)
+        report.audio_seconds += wav.shape[-1] / rate
+
+
+def detokenize_files(model: Codec, planned: list[tuple[InputItem, Path]], report: JobReport,
+                     batch_size: int = 8) -> None:
+    """Decode tokens files to audio files (format from the output suffix), batch by batch."""
+    with tqdm(total=len(planned), unit="file", desc="detokenize", file=sys.stderr) as bar:
+        for start in range(0, len(planned), batch_size):
+            chunk = planned[start : start + batch_size]
+            loaded = []
+            for item, out in chunk:
+                try:
+                    tokens = Tokens.load(item.path)
+                    model.check_tokens(tokens)
+                    loaded.append((item, out, tokens))
+                except (OSError, ValueError) as err:
+                    _fail(report, item.path, _one_line(err))
+            for item, out, tokens in loaded:
+                audio = model.detokenize(tokens)
+                save_audio(out, audio[0], model.sample_rate)
+                report.written.append(out)
+                report.audio_seconds += int(tokens.audio_lengths[0]) / model.sample_rate
+            bar.update(len(chunk))
+
+
+def write_errors(out_dir: Path, report: JobReport) -> Path:
+    """Write errors.jsonl (one {"input", "error"} object a line; empty when all went well)."""
+    lines = "".join(json.dumps({"input": path, "error": reason}) + "\n" for path, reason in report.failed)
+    target = out_dir / ERRORS_FILE
+    atomic_write_bytes(target, lines.encode())
+    return target
+
+
+def _fail(report: JobReport, path: Path | str, reason: str) -> None:
+    reason = reason.removeprefix(f"{path}: ")
+    report.failed.append((str(path), reason))
+    tqdm.write(f"error: {path}: {reason}", file=sys.stderr)
+
+
+def _try_load(path: Path) -> tuple[torch.Tensor, int] | Exception:
+    try:
+        return load_audio(path)
+    except (OSError, ValueError) as err:
+        return err
+
+
+def _prefetch(pool: ThreadPoolExecutor, batches: list, load: Callable) -> Iterator[tuple[list, list]]:
+    """Load the next batch in the background while the current one runs through the model."""
+    future = pool.submit(load, batches[0]) if batches else None
+    for index, batch in enumerate(batches):
+        result = future.result()
+        future = pool.submit(load, batches[index + 1]) if index + 1 < len(batches) else None
+        yield batch, result
+
+
+def _one_line(err: BaseException | None) -> str:
+    text = str(err).strip().splitlines() if err else []
+    return text[0] if text else type(err).__name__

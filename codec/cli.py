@@ -1,0 +1,147 @@
+"""`codec` command line: tokenize, detokenize, info (and more as the package grows)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+EPILOG_TOKENIZE = """\
+inputs may be audio files, directories (searched recursively), quoted globs ('data/**/*.flac')
+and manifests (.txt: one path a line; .jsonl/.csv: a `path` column, optional `id`).
+Each input becomes OUT_DIR/<relative path>.safetensors (a directory input keeps its tree).
+Failures are printed and listed in OUT_DIR/errors.jsonl; the others go on; exit status 1 if any failed.
+example: codec tokenize corpus/ -o tokens/ --model ./my-codec --num-codebooks 4
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(prog="codec", description="Speech tokenizer: audio <-> discrete tokens.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    tok = sub.add_parser("tokenize", help="audio files -> tokens files", description="Turn audio into tokens.",
+                         epilog=EPILOG_TOKENIZE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    tok.add_argument("inputs", nargs="+", metavar="INPUT", help="audio file, directory, glob or manifest")
+    tok.add_argument("-o", "--out-dir", required=True, type=Path, help="where tokens files are written")
+    tok.add_argument("--model", required=True, help="checkpoint directory (or registered name)")
+    tok.add_argument("--num-codebooks", type=int, default=None, help="keep the first K codebooks (lower bitrate)")
+    _add_job_options(tok)
+
+    det = sub.add_parser("detokenize", help="tokens files -> audio files",
+                         description="Turn tokens files back into audio (exact original length).")
+    det.add_argument("inputs", nargs="+", metavar="TOKENS", help="tokens file, directory, glob or manifest")
+    det.add_argument("-o", "--out-dir", required=True, type=Path, help="where audio files are written")
+    det.add_argument("--model", required=True, help="checkpoint directory the tokens came from")
+    det.add_argument("--format", default="wav", choices=["wav", "flac", "ogg"], help="output audio format")
+    _add_job_options(det)
+
+    info = sub.add_parser("info", help="describe a model", description="Print rates, codebooks, bitrate and sizes.")
+    info.add_argument("model", help="checkpoint directory (or registered name)")
+    info.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return parser
+
+
+def _add_job_options(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument("--batch-size", type=int, default=8, help="files per model call (default 8)")
+    cmd.add_argument("--device", default="cpu", help="torch device, e.g. cpu, cuda, cuda:1 (default cpu)")
+    cmd.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    cmd.add_argument("--skip-existing", action="store_true", help="leave existing outputs and do the rest")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `codec` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return {"tokenize": _tokenize, "detokenize": _detokenize, "info": _info}[args.command](args)
+    except (FileNotFoundError, FileExistsError, ValueError) as err:
+        print(f"codec {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+def _run_job(args: argparse.Namespace, suffix: str, extensions: tuple[str, ...], work) -> int:
+    from codec.batch import JobReport, plan_outputs, write_errors
+    from codec.inputs import collect_inputs
+    from codec.models.codec import Codec
+
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
+    collected = collect_inputs(args.inputs, extensions)
+    report = JobReport()
+    for spec, reason in collected.errors:
+        report.failed.append((spec, reason))
+        print(f"error: {spec}: {reason}", file=sys.stderr)
+    planned = plan_outputs(collected.items, args.out_dir, suffix, args.force, args.skip_existing, report)
+    model = Codec.from_pretrained(args.model, device=args.device)
+    work(model, planned, report)
+    errors = write_errors(args.out_dir, report)
+    print(f"{len(report.written)} written, {len(report.failed)} failed"
+          + (f" (see {errors})" if report.failed else "") + f", {report.audio_seconds / 3600:.3f} h of audio",
+          file=sys.stderr)
+    return 1 if report.failed else 0
+
+
+def _tokenize(args: argparse.Namespace) -> int:
+    from codec.audio import AUDIO_EXTENSIONS
+    from codec.batch import TOKENS_SUFFIX, tokenize_files
+
+    return _run_job(args, TOKENS_SUFFIX, AUDIO_EXTENSIONS, lambda model, planned, report: tokenize_files(
+        model, planned, report, num_codebooks=args.num_codebooks, batch_size=args.batch_size))
+
+
+def _detokenize(args: argparse.Namespace) -> int:
+    from codec.batch import TOKENS_SUFFIX, detokenize_files
+
+    return _run_job(args, f".{args.format}", (TOKENS_SUFFIX,), lambda model, planned, report: detokenize_files(
+        model, planned, report, batch_size=args.batch_size))
+
+
+def _info(args: argparse.Namespace) -> int:
+    from codec.models.codec import Codec
+
+    model = Codec.from_pretrained(args.model)
+    facts = model_facts(model)
+    if args.json:
+        print(json.dumps(facts, indent=2))
+    else:
+        width = max(len(k) for k in facts)
+        for key, value in facts.items():
+            print(f"{key:<{width}}  {value}")
+    return 0
+
+
+def model_facts(model) -> dict[str, object]:
+    """What `codec info` prints about a model."""
+    cfg = model.cfg
+
+    def count(module) -> int:
+        return sum(p.numel() for p in module.parameters())
+
+    return {
+        "model_id": model.model_id,
+        "sample_rate": cfg.sample_rate,
+        "frame_rate": cfg.frame_rate,
+        "frame_size": cfg.frame_size,
+        "num_codebooks": cfg.quantizer.num_codebooks,
+        "num_semantic_codebooks": cfg.quantizer.num_semantic_codebooks,
+        "codebook_size": cfg.quantizer.codebook_size,
+        "bitrate_bps": cfg.bitrate,
+        "encoder": cfg.encoder.kind,
+        "decoder": cfg.decoder.kind,
+        "causal": cfg.causal,
+        "params_encoder": count(model.encoder),
+        "params_quantizer": count(model.quantizer),
+        "params_decoder": count(model.decoder),
+    }
+
+
+def _version() -> str:
+    from codec import __version__
+
+    return __version__
+
+
+if __name__ == "__main__":
+    sys.exit(main())

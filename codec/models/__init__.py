@@ -1,0 +1,1 @@
+"""Models: encoders, decoders and the codec that joins them through the quantizer."""

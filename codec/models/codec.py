@@ -1,0 +1,247 @@
+"""The codec: encoder -> residual quantizer -> decoder, with the tokenize/detokenize API."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from codec.audio import AudioInput, prepare_batch
+from codec.config import CodecConfig, from_dict, to_dict
+from codec.fileio import atomic_write_bytes
+from codec.models.decoders import build_decoder
+from codec.models.encoders import build_encoder
+from codec.nn.conv import length_mask
+from codec.quantization import ResidualQuantizer
+from codec.tokens import Tokens
+from codec.weights import load_state_strict, read_safetensors, sha256_file, write_safetensors
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+CHECKPOINT_FORMAT = "codec.model"
+CHECKPOINT_FORMAT_VERSION = 1
+
+
+@dataclass
+class CodecOutput:
+    """A differentiable training pass: reconstruction, codes and what the losses need."""
+
+    audio: torch.Tensor
+    codes: torch.Tensor
+    latent: torch.Tensor
+    quantized: torch.Tensor
+    semantic_quantized: torch.Tensor
+    commitment_loss: torch.Tensor
+    frame_lengths: torch.Tensor
+
+
+class Codec(nn.Module):
+    """Residual-VQ speech codec; codes[:, :num_semantic_codebooks] are the semantic tokens."""
+
+    def __init__(self, cfg: CodecConfig, model_id: str | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.model_id = model_id or cfg.name
+        self.encoder = build_encoder(cfg)
+        self.quantizer = ResidualQuantizer(cfg.latent_dim, cfg.quantizer)
+        self.decoder = build_decoder(cfg)
+
+    # ---- sizes -------------------------------------------------------------------------------
+    @property
+    def sample_rate(self) -> int:
+        """Audio samples per second."""
+        return self.cfg.sample_rate
+
+    @property
+    def frame_size(self) -> int:
+        """Audio samples per token frame."""
+        return self.cfg.frame_size
+
+    @property
+    def frame_rate(self) -> float:
+        """Token frames per second."""
+        return self.cfg.frame_rate
+
+    @property
+    def num_codebooks(self) -> int:
+        """K."""
+        return self.cfg.quantizer.num_codebooks
+
+    @property
+    def codebook_size(self) -> int:
+        """Entries per codebook."""
+        return self.cfg.quantizer.codebook_size
+
+    @property
+    def device(self) -> torch.device:
+        """Where the weights are."""
+        return next(self.parameters()).device
+
+    def num_frames(self, num_samples: torch.Tensor) -> torch.Tensor:
+        """F = ceil(T / frame_size)."""
+        return (num_samples + self.frame_size - 1) // self.frame_size
+
+    # ---- differentiable parts ----------------------------------------------------------------
+    def encode(self, audio: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Audio [B, 1, T] at the model rate -> (latent [B, D, F], frame lengths [B])."""
+        frame_lengths = self.num_frames(lengths)
+        frames = int(frame_lengths.max())
+        audio = audio[..., : frames * self.frame_size]
+        audio = nn.functional.pad(audio, (0, frames * self.frame_size - audio.shape[-1]))
+        audio = audio * length_mask(lengths, audio.shape[-1])[:, None, :].to(audio.dtype)
+        return self.encoder(audio, frame_lengths), frame_lengths
+
+    def decode(self, quantized: torch.Tensor, frame_lengths: torch.Tensor) -> torch.Tensor:
+        """Quantized latent [B, D, F] -> audio [B, 1, F * frame_size]."""
+        return self.decoder(quantized, frame_lengths)
+
+    def forward(self, audio: torch.Tensor, lengths: torch.Tensor | None = None) -> CodecOutput:
+        """Training pass over audio [B, 1, T] at the model rate (quantizer dropout in train mode)."""
+        if lengths is None:
+            lengths = torch.full((audio.shape[0],), audio.shape[-1], device=audio.device)
+        latent, frame_lengths = self.encode(audio, lengths)
+        mask = length_mask(frame_lengths, latent.shape[-1])
+        q = self.quantizer(latent, mask=mask)
+        recon = self.decode(q.quantized, frame_lengths)
+        return CodecOutput(recon, q.codes, latent, q.quantized, q.semantic_quantized, q.commitment_loss, frame_lengths)
+
+    # ---- inference API -----------------------------------------------------------------------
+    @torch.inference_mode()
+    def tokenize(
+        self,
+        audio: AudioInput | Sequence[AudioInput],
+        sample_rate: int | None = None,
+        lengths: torch.Tensor | Sequence[int] | None = None,
+        num_codebooks: int | None = None,
+    ) -> Tokens:
+        """Audio (paths, tensors, arrays or lists of them; any rate, any channels) -> Tokens."""
+        k = self._check_num_codebooks(num_codebooks)
+        wav, wav_lengths = prepare_batch(audio, sample_rate, self.sample_rate, lengths)
+        wav, wav_lengths = wav.to(self.device), wav_lengths.to(self.device)
+        latent, frame_lengths = self.encode(wav, wav_lengths)
+        codes = self.quantizer.encode(latent, k)
+        codes = codes.masked_fill(~length_mask(frame_lengths, codes.shape[-1])[:, None, :], 0)
+        return Tokens(
+            codes=codes.long(),
+            lengths=frame_lengths,
+            audio_lengths=wav_lengths,
+            sample_rate=self.sample_rate,
+            frame_rate=self.frame_rate,
+            codebook_size=self.codebook_size,
+            num_semantic_codebooks=min(self.cfg.quantizer.num_semantic_codebooks, k),
+            model_id=self.model_id,
+        )
+
+    @torch.inference_mode()
+    def detokenize(self, tokens: Tokens | torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Tokens (or codes [B, k, F] with frame lengths) -> audio [B, 1, T], exact length per item, zero past it."""
+        tokens = self.as_tokens(tokens, lengths)
+        self.check_tokens(tokens)
+        tokens = tokens.to(self.device)
+        quantized = self.quantizer.decode(tokens.codes)
+        audio = self.decode(quantized, tokens.lengths)
+        audio = audio[..., : int(tokens.audio_lengths.max())]
+        return audio * length_mask(tokens.audio_lengths, audio.shape[-1])[:, None, :].to(audio.dtype)
+
+    def as_tokens(self, codes: Tokens | torch.Tensor, lengths: torch.Tensor | None = None) -> Tokens:
+        """Wrap raw codes [B, k, F] (e.g. from a language model) as Tokens of this model."""
+        if isinstance(codes, Tokens):
+            if lengths is not None:
+                raise ValueError("lengths are taken from the Tokens; pass lengths only with raw codes")
+            return codes
+        if not isinstance(codes, torch.Tensor) or codes.dim() != 3:
+            raise ValueError(f"codes must be an int tensor [B, K, F], got {getattr(codes, 'shape', type(codes))}")
+        if codes.is_floating_point():
+            raise ValueError(f"codes must be integers, got {codes.dtype}")
+        batch, k, frames = codes.shape
+        frame_lengths = torch.full((batch,), frames) if lengths is None else torch.as_tensor(lengths).long().cpu()
+        return Tokens(
+            codes=codes.long(),
+            lengths=frame_lengths.to(codes.device),
+            audio_lengths=(frame_lengths * self.frame_size).to(codes.device),
+            sample_rate=self.sample_rate,
+            frame_rate=self.frame_rate,
+            codebook_size=self.codebook_size,
+            num_semantic_codebooks=min(self.cfg.quantizer.num_semantic_codebooks, k),
+            model_id=self.model_id,
+        )
+
+    def check_tokens(self, tokens: Tokens) -> None:
+        """Raise ValueError if `tokens` cannot be decoded by this model (with the expected values)."""
+        expected = {
+            "sample_rate": self.sample_rate,
+            "frame_rate": self.frame_rate,
+            "codebook_size": self.codebook_size,
+        }
+        for name, value in expected.items():
+            if getattr(tokens, name) != value:
+                raise ValueError(f"tokens have {name}={getattr(tokens, name)}, this model expects {value}")
+        if tokens.model_id and tokens.model_id != self.model_id:
+            raise ValueError(f"tokens come from model {tokens.model_id!r}, this model is {self.model_id!r}")
+        self._check_num_codebooks(tokens.num_codebooks)
+        valid = tokens.codes.masked_select(tokens.mask()[:, None, :])
+        if valid.numel() and (int(valid.min()) < 0 or int(valid.max()) >= self.codebook_size):
+            raise ValueError(
+                f"token ids must be in [0, {self.codebook_size - 1}], got range [{int(valid.min())}, {int(valid.max())}]"
+            )
+        too_long = tokens.audio_lengths > tokens.lengths * self.frame_size
+        if bool(too_long.any()):
+            raise ValueError(f"audio_lengths {tokens.audio_lengths.tolist()} exceed frames x {self.frame_size}")
+
+    def _check_num_codebooks(self, num_codebooks: int | None) -> int:
+        k = self.num_codebooks if num_codebooks is None else int(num_codebooks)
+        if not 1 <= k <= self.num_codebooks:
+            raise ValueError(f"num_codebooks must be in [1, {self.num_codebooks}], got {num_codebooks}")
+        return k
+
+    # ---- checkpoints -------------------------------------------------------------------------
+    def save_pretrained(self, directory: str | os.PathLike) -> Path:
+        """Write config.json + model.safetensors (atomically each) and adopt the id of the written weights."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        metadata = {"format": CHECKPOINT_FORMAT, "format_version": str(CHECKPOINT_FORMAT_VERSION)}
+        write_safetensors(directory / WEIGHTS_FILE, self.state_dict(), metadata)
+        config = {"format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_FORMAT_VERSION, **to_dict(self.cfg)}
+        atomic_write_bytes(directory / CONFIG_FILE, (json.dumps(config, indent=2) + "\n").encode())
+        self.model_id = weights_model_id(self.cfg.name, directory / WEIGHTS_FILE)
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, source: str | os.PathLike, device: str | torch.device = "cpu") -> Codec:
+        """Load a checkpoint directory written by `save_pretrained` (or a name/URL known to the hub)."""
+        from codec.hub import resolve
+
+        directory = resolve(source)
+        cfg = read_config(directory / CONFIG_FILE)
+        model = cls(cfg, model_id=weights_model_id(cfg.name, directory / WEIGHTS_FILE))
+        load_state_strict(model, read_safetensors(directory / WEIGHTS_FILE), str(directory / WEIGHTS_FILE))
+        return model.to(device).eval()
+
+
+def read_config(path: Path) -> CodecConfig:
+    """Parse a checkpoint's config.json into a CodecConfig; problems raise ValueError naming the file."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: checkpoint config not found")
+    try:
+        data = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from None
+    if data.pop("format", CHECKPOINT_FORMAT) != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path}: not a codec checkpoint config")
+    version = int(data.pop("format_version", 1))
+    if version > CHECKPOINT_FORMAT_VERSION:
+        raise ValueError(f"{path}: checkpoint format {version} is newer than supported {CHECKPOINT_FORMAT_VERSION}")
+    try:
+        return from_dict(CodecConfig, data)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
+
+
+def weights_model_id(name: str, weights: Path) -> str:
+    """`name@sha256-prefix` of the weights file: tokens carry it so they meet the right decoder."""
+    return f"{name}@{sha256_file(weights)[:12]}"

@@ -1,0 +1,1 @@
+"""Neural building blocks: masked (optionally causal) convs, ConvNeXt, STFT framing and inverse STFT."""

@@ -1,0 +1,82 @@
+"""Convolutions that keep exact lengths, optionally causal, plus Snake and residual units."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import weight_norm
+
+
+def length_mask(lengths: torch.Tensor, size: int) -> torch.Tensor:
+    """Bool [B, size]: True where the position is below the item's length."""
+    return torch.arange(size, device=lengths.device)[None, :] < lengths[:, None]
+
+
+def apply_mask(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+    """Zero `x` [B, C, N] past each item's length so padding never leaks into valid positions."""
+    if lengths is None:
+        return x
+    return x * length_mask(lengths, x.shape[-1])[:, None, :].to(x.dtype)
+
+
+class Snake(nn.Module):
+    """Periodic activation x + sin^2(a x) / a with a learnable per-channel a."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.alpha = nn.Parameter(torch.ones(1, channels, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + torch.sin(self.alpha * x).pow(2) / (self.alpha + 1e-9)
+
+
+def activation(name: str, channels: int) -> nn.Module:
+    """`snake` or `elu`."""
+    if name == "snake":
+        return Snake(channels)
+    if name == "elu":
+        return nn.ELU()
+    raise ValueError(f"activation must be 'snake' or 'elu', got {name!r}")
+
+
+class Conv1d(nn.Module):
+    """Weight-normed Conv1d whose output length is exactly input_length / stride (input a multiple of stride)."""
+
+    def __init__(self, cin: int, cout: int, kernel_size: int, stride: int = 1, dilation: int = 1,
+                 causal: bool = False, groups: int = 1) -> None:
+        super().__init__()
+        self.conv = weight_norm(nn.Conv1d(cin, cout, kernel_size, stride=stride, dilation=dilation, groups=groups))
+        total = dilation * (kernel_size - 1) + 1 - stride
+        self.padding = (total, 0) if causal else (total - total // 2, total // 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(nn.functional.pad(x, self.padding))
+
+
+class ConvTranspose1d(nn.Module):
+    """Weight-normed transposed conv (kernel 2 * stride) whose output length is exactly input_length * stride."""
+
+    def __init__(self, cin: int, cout: int, stride: int, causal: bool = False) -> None:
+        super().__init__()
+        self.conv = weight_norm(nn.ConvTranspose1d(cin, cout, 2 * stride, stride=stride))
+        self.trim = (0, stride) if causal else (stride - stride // 2, stride // 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        return y[..., self.trim[0] : y.shape[-1] - self.trim[1]]
+
+
+class ResidualUnit(nn.Module):
+    """act -> dilated conv 7 -> act -> conv 1, added to the input."""
+
+    def __init__(self, channels: int, dilation: int, act: str, causal: bool) -> None:
+        super().__init__()
+        self.block = nn.Sequential(
+            activation(act, channels),
+            Conv1d(channels, channels, 7, dilation=dilation, causal=causal),
+            activation(act, channels),
+            Conv1d(channels, channels, 1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.block(x)

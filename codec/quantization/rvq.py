@@ -1,0 +1,120 @@
+"""Residual VQ over vector-quantize-pytorch codebooks; the first levels carry semantic tokens.
+
+Each level projects the residual down to `codebook_dim`, looks it up in a `VectorQuantize`
+codebook (EMA updates, optional k-means init, dead-code replacement) and projects back up.
+The projections live here rather than in VectorQuantize because its `mask` argument breaks
+when it projects itself (vector-quantize-pytorch 1.32).
+The residual loop is written here so that quantizer dropout can act per batch item (every level
+still sees every item, so every codebook gets updates each step, which keeps DDP in lock-step)
+and so that the semantic levels' output is available for distillation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from vector_quantize_pytorch import VectorQuantize
+
+from codec.config import QuantizerConfig
+
+
+@dataclass
+class QuantizerOutput:
+    """What one quantizer pass produced (latent-shaped tensors are [B, D, F])."""
+
+    quantized: torch.Tensor
+    semantic_quantized: torch.Tensor
+    codes: torch.Tensor
+    commitment_loss: torch.Tensor
+    num_codebooks_used: torch.Tensor
+
+
+class ResidualQuantizer(nn.Module):
+    """K residual codebooks; `codes[:, :k]` is a valid lower bitrate for every k."""
+
+    def __init__(self, dim: int, cfg: QuantizerConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.project_in = nn.ModuleList(nn.Linear(dim, cfg.codebook_dim) for _ in range(cfg.num_codebooks))
+        self.project_out = nn.ModuleList(nn.Linear(cfg.codebook_dim, dim) for _ in range(cfg.num_codebooks))
+        self.levels = nn.ModuleList(
+            VectorQuantize(
+                dim=cfg.codebook_dim,
+                codebook_size=cfg.codebook_size,
+                decay=cfg.ema_decay,
+                kmeans_init=cfg.kmeans_init,
+                threshold_ema_dead_code=cfg.threshold_ema_dead_code,
+                commitment_weight=cfg.commitment_weight,
+            )
+            for _ in range(cfg.num_codebooks)
+        )
+
+    @property
+    def num_codebooks(self) -> int:
+        """K."""
+        return len(self.levels)
+
+    def forward(self, latent: torch.Tensor, mask: torch.Tensor | None = None,
+                num_codebooks: int | None = None) -> QuantizerOutput:
+        """Quantize latent [B, D, F]; in training mode each item keeps a random prefix of levels."""
+        batch, _, frames = latent.shape
+        k_max = num_codebooks or self.num_codebooks
+        keep = torch.full((batch,), k_max, device=latent.device)
+        if self.training and self.cfg.dropout_probability > 0:
+            drop = torch.rand(batch, device=latent.device) < self.cfg.dropout_probability
+            random_k = torch.randint(1, k_max + 1, (batch,), device=latent.device)
+            keep = torch.where(drop, random_k, keep)
+        residual = latent.transpose(1, 2)
+        quantized = torch.zeros_like(residual)
+        semantic = torch.zeros_like(residual)
+        codes, losses = [], []
+        for k, level in enumerate(self.levels[:k_max]):
+            q, idx, loss = level(self.project_in[k](residual), mask=mask)
+            q = self.project_out[k](q)
+            residual = residual - q.detach()
+            quantized = quantized + q * (keep > k).to(q.dtype)[:, None, None]
+            if k < self.cfg.num_semantic_codebooks:
+                semantic = semantic + q
+            codes.append(idx)
+            losses.append(loss.sum())
+        codes_t = torch.stack(codes, dim=1)
+        if mask is not None:
+            codes_t = codes_t.masked_fill(~mask[:, None, :], 0)
+        return QuantizerOutput(
+            quantized=quantized.transpose(1, 2),
+            semantic_quantized=semantic.transpose(1, 2),
+            codes=codes_t,
+            commitment_loss=torch.stack(losses).mean(),
+            num_codebooks_used=keep,
+        )
+
+    def encode(self, latent: torch.Tensor, num_codebooks: int | None = None) -> torch.Tensor:
+        """Latent [B, D, F] -> codes int64 [B, k, F] (no codebook updates)."""
+        k_max = num_codebooks or self.num_codebooks
+        self.check_initialised()
+        residual = latent.transpose(1, 2)
+        codes = []
+        for k, level in enumerate(self.levels[:k_max]):
+            q, idx, _ = level(self.project_in[k](residual), ema_update=False, freeze_codebook=True)
+            residual = residual - self.project_out[k](q)
+            codes.append(idx)
+        return torch.stack(codes, dim=1)
+
+    def check_initialised(self) -> None:
+        """Raise ValueError if k-means init has not run yet (its codebooks are still all zeros)."""
+        if not all(bool(level._codebook.initted) for level in self.levels):
+            raise ValueError(
+                "codebooks are not initialised yet (k-means init runs on the first training step): "
+                "train or load a checkpoint, or build the model with quantizer.kmeans_init=false"
+            )
+
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """Codes [B, k, F] (any prefix of the levels) -> quantized latent [B, D, F]."""
+        self.check_initialised()
+        out = None
+        for k in range(codes.shape[1]):
+            q = self.project_out[k](self.levels[k].get_output_from_indices(codes[:, k]))
+            out = q if out is None else out + q
+        return out.transpose(1, 2)
