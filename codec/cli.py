@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from pathlib import Path
+
+# Commands that live in their own module: each has add_parser(subparsers) and run(args) -> int.
+COMMAND_MODULES = ("train", "export", "prep_teacher")
 
 EPILOG_TOKENIZE = """\
 inputs may be audio files, directories (searched recursively), quoted globs ('data/**/*.flac')
@@ -41,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="describe a model", description="Print rates, codebooks, bitrate and sizes.")
     info.add_argument("model", help="checkpoint directory (or registered name)")
     info.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"codec.commands.{name}").add_parser(sub)
     return parser
 
 
@@ -54,8 +60,11 @@ def _add_job_options(cmd: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `codec` console script."""
     args = build_parser().parse_args(argv)
+    builtin = {"tokenize": _tokenize, "detokenize": _detokenize, "info": _info}
     try:
-        return {"tokenize": _tokenize, "detokenize": _detokenize, "info": _info}[args.command](args)
+        if args.command in builtin:
+            return builtin[args.command](args)
+        return importlib.import_module(f"codec.commands.{args.command.replace('-', '_')}").run(args)
     except (FileNotFoundError, FileExistsError, ValueError) as err:
         print(f"codec {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -57,3 +57,31 @@ def load_state_strict(module: torch.nn.Module, state: dict[str, torch.Tensor], s
         if own[key].shape != value.shape:
             raise ValueError(f"{source}: {key} has shape {tuple(value.shape)}, config expects {tuple(own[key].shape)}")
     module.load_state_dict(state, strict=True)
+
+
+def fold_weight_norm(module: torch.nn.Module) -> torch.nn.Module:
+    """Replace weight-norm parametrizations by plain weights (same outputs, faster, simpler state dict)."""
+    from torch.nn.utils import parametrize
+
+    for sub in module.modules():
+        if parametrize.is_parametrized(sub, "weight"):
+            parametrize.remove_parametrizations(sub, "weight", leave_parametrized=True)
+    return module
+
+
+def has_weight_norm(state: dict[str, torch.Tensor]) -> bool:
+    """Whether a state dict stores weight-norm parametrizations (as training checkpoints do)."""
+    return any(".parametrizations.weight." in key for key in state)
+
+
+def unfold_weight_norm_state(state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Turn folded `x.weight` entries into weight-norm `original0/1` pairs where `expected` wants them."""
+    out = dict(state)
+    for key in expected:
+        if key.endswith(".parametrizations.weight.original0"):
+            prefix = key[: -len(".parametrizations.weight.original0")]
+            weight = out.pop(f"{prefix}.weight", None)
+            if weight is not None:
+                out[key] = torch.norm_except_dim(weight, 2, 0)
+                out[f"{prefix}.parametrizations.weight.original1"] = weight
+    return out

@@ -8,7 +8,7 @@ import torch
 from codec.config import CodecConfig, DecoderConfig, EncoderConfig, QuantizerConfig
 from codec.models.codec import Codec
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # tiny tensors: extra threads only add spin-wait overhead
 
 
 def tiny_config(encoder: str = "frame", decoder: str = "vocoder", causal: bool = False) -> CodecConfig:

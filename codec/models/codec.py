@@ -6,7 +6,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import torch
 from torch import nn
@@ -19,7 +19,17 @@ from codec.models.encoders import build_encoder
 from codec.nn.conv import length_mask
 from codec.quantization import ResidualQuantizer
 from codec.tokens import Tokens
-from codec.weights import load_state_strict, read_safetensors, sha256_file, write_safetensors
+from codec.weights import (
+    fold_weight_norm,
+    has_weight_norm,
+    load_state_strict,
+    read_safetensors,
+    sha256_file,
+    write_safetensors,
+)
+
+if TYPE_CHECKING:
+    from codec.streaming import StreamingSession
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -199,6 +209,49 @@ class Codec(nn.Module):
             raise ValueError(f"num_codebooks must be in [1, {self.num_codebooks}], got {num_codebooks}")
         return k
 
+    # ---- streaming and long-form (codec/streaming.py, codec/longform.py) ---------------------
+    def streaming(self, batch_size: int = 1) -> StreamingSession:
+        """`with model.streaming(B):` chunked encode_chunk/decode_chunk equal to offline (causal models only)."""
+        from codec.streaming import StreamingSession
+
+        return StreamingSession(self, batch_size)
+
+    def encode_chunk(self, audio: torch.Tensor, num_codebooks: int | None = None) -> torch.Tensor:
+        """Streaming: audio [B, 1, n*frame_size] -> codes [B, k, n] (see codec/streaming.py)."""
+        from codec.streaming import active_session
+
+        return active_session(self).encode_chunk(audio, num_codebooks)
+
+    def decode_chunk(self, codes: torch.Tensor) -> torch.Tensor:
+        """Streaming: codes [B, k, n] -> audio [B, 1, n*frame_size], delayed by the decoder lookahead."""
+        from codec.streaming import active_session
+
+        return active_session(self).decode_chunk(codes)
+
+    def flush(self) -> torch.Tensor:
+        """Streaming: end of stream, the decoder's held-back last samples [B, 1, lookahead]."""
+        from codec.streaming import active_session
+
+        return active_session(self).flush()
+
+    def reset_streaming(self) -> None:
+        """Streaming: back to the initial state (a new stream)."""
+        from codec.streaming import active_session
+
+        active_session(self).reset()
+
+    def tokenize_long(self, path: str | os.PathLike, **kwargs) -> Tokens:
+        """Tokenize a long audio file with memory bounded by the window (codec.longform.tokenize_file_longform)."""
+        from codec.longform import tokenize_file_longform
+
+        return tokenize_file_longform(self, path, **kwargs)
+
+    def detokenize_long(self, tokens: Tokens, path: str | os.PathLike, **kwargs) -> int:
+        """Decode long Tokens straight to an audio file, window by window; samples written (codec.longform)."""
+        from codec.longform import detokenize_longform
+
+        return detokenize_longform(self, tokens, path, **kwargs)
+
     # ---- checkpoints -------------------------------------------------------------------------
     def save_pretrained(self, directory: str | os.PathLike) -> Path:
         """Write config.json + model.safetensors (atomically each) and adopt the id of the written weights."""
@@ -219,7 +272,10 @@ class Codec(nn.Module):
         directory = resolve(source)
         cfg = read_config(directory / CONFIG_FILE)
         model = cls(cfg, model_id=weights_model_id(cfg.name, directory / WEIGHTS_FILE))
-        load_state_strict(model, read_safetensors(directory / WEIGHTS_FILE), str(directory / WEIGHTS_FILE))
+        state = read_safetensors(directory / WEIGHTS_FILE)
+        if not has_weight_norm(state):
+            fold_weight_norm(model)  # a release written by `codec export`
+        load_state_strict(model, state, str(directory / WEIGHTS_FILE))
         return model.to(device).eval()
 
 

@@ -1,0 +1,1 @@
+"""Training data: manifests, random crops, deterministic per-step sampling."""

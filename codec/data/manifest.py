@@ -1,0 +1,75 @@
+"""Training manifests: JSONL or CSV rows with `path` and optional `duration`, `text`, `speaker`, `alignment`."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One manifest row; `alignment` is a list of (start_s, end_s, phone)."""
+
+    path: Path
+    id: str
+    duration: float | None = None
+    text: str | None = None
+    speaker: str | None = None
+    alignment: tuple[tuple[float, float, str], ...] | None = None
+
+
+def read_utterances(manifest: str | Path) -> list[Utterance]:
+    """Rows of a JSONL or CSV manifest; relative paths resolve against the manifest's directory."""
+    manifest = Path(manifest)
+    if not manifest.is_file():
+        raise FileNotFoundError(f"{manifest}: manifest not found")
+    base = manifest.parent
+    with open(manifest, newline="") as handle:
+        if manifest.suffix.lower() == ".csv":
+            rows = list(csv.DictReader(handle))
+        else:
+            rows = []
+            for number, line in enumerate(handle, 1):
+                if line.strip():
+                    try:
+                        rows.append(json.loads(line))
+                    except json.JSONDecodeError as err:
+                        raise ValueError(f"{manifest}:{number}: invalid JSON ({err.msg})") from None
+    utterances = []
+    for number, row in enumerate(rows, 1):
+        if not row.get("path"):
+            raise ValueError(f"{manifest}: row {number} has no 'path'")
+        path = Path(row["path"])
+        path = path if path.is_absolute() else base / path
+        alignment = row.get("alignment")
+        if isinstance(alignment, str):
+            alignment = json.loads(alignment) if alignment else None
+        utterances.append(Utterance(
+            path=path,
+            id=str(row.get("id") or path.stem),
+            duration=float(row["duration"]) if row.get("duration") not in (None, "") else None,
+            text=row.get("text") or None,
+            speaker=row.get("speaker") or None,
+            alignment=tuple((float(s), float(e), str(p)) for s, e, p in alignment) if alignment else None,
+        ))
+    return utterances
+
+
+def write_utterances(path: str | Path, utterances: list[Utterance]) -> None:
+    """Write a JSONL manifest with paths relative to its directory where possible."""
+    from codec.fileio import atomic_write_bytes
+
+    path = Path(path)
+    lines = []
+    for utt in utterances:
+        try:
+            rel = utt.path.resolve().relative_to(path.parent.resolve()).as_posix()
+        except ValueError:
+            rel = str(utt.path)
+        row = {"path": rel, "id": utt.id, "duration": utt.duration, "text": utt.text, "speaker": utt.speaker}
+        if utt.alignment:
+            row["alignment"] = [list(a) for a in utt.alignment]
+        lines.append(json.dumps({k: v for k, v in row.items() if v is not None}))
+    atomic_write_bytes(path, ("\n".join(lines) + "\n").encode())
