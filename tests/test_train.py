@@ -141,3 +141,21 @@ def test_all_recipes_load():
         assert isinstance(cfg, TrainConfig) and cfg.model.frame_rate > 0
     with pytest.raises(ValueError, match="unknown"):
         from_dict(TrainConfig, {"optim": {"learning_rate": 1}})
+
+
+def test_librispeech_manifest_builder(tmp_path):
+    chapter = tmp_path / "LibriSpeech" / "train" / "19" / "198"
+    chapter.mkdir(parents=True)
+    for utt in ("19-198-0000", "19-198-0001"):
+        sf.write(chapter / f"{utt}.flac", speechlike(0.8).numpy(), 16000)
+    (chapter / "19-198.trans.txt").write_text("19-198-0000 HELLO WORLD\n19-198-0001 GOOD BYE\n")
+    out = tmp_path / "manifests" / "train.jsonl"
+    run = subprocess.run([sys.executable, str(ROOT / "recipes" / "data" / "librispeech_manifest.py"),
+                          str(tmp_path / "LibriSpeech"), str(out)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    from codec.data.manifest import read_utterances
+
+    rows = read_utterances(out)
+    assert [(r.id, r.text, r.speaker, r.duration) for r in rows] == [
+        ("19-198-0000", "HELLO WORLD", "19", 0.8), ("19-198-0001", "GOOD BYE", "19", 0.8)]
+    assert all(r.path.is_file() for r in rows)

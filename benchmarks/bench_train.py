@@ -1,0 +1,72 @@
+"""Training throughput (audio-seconds per second) of recipes on this machine, GAN phase and mel-only phase.
+
+    python benchmarks/bench_train.py --recipes tiny cpu_small --steps 6 --threads 2
+
+Synthetic speech-like crops stand in for data (throughput does not depend on content).
+Recipes are measured interleaved, step by step, so machine noise hits them equally.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from codec.data.dataset import Batch  # noqa: E402
+from codec.train.config import load_train_config  # noqa: E402
+from codec.train.loop import build_parts  # noqa: E402
+from codec.train.step import train_step  # noqa: E402
+
+RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+
+
+def make_batch(cfg) -> Batch:
+    """A batch of random-phase harmonic crops the size the recipe asks for."""
+    n = int(cfg.data.segment_seconds * cfg.model.sample_rate)
+    t = torch.arange(n) / cfg.model.sample_rate
+    audio = torch.stack([0.3 * torch.sin(2 * torch.pi * (120 + 10 * b) * t) for b in range(cfg.data.batch_size)])
+    frames = -(-n // cfg.model.frame_size)
+    phones = torch.randint(0, 8, (cfg.data.batch_size, frames))
+    return Batch(audio[:, None], torch.full((cfg.data.batch_size,), n), phones, None, 0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--recipes", nargs="+", default=["tiny", "cpu_small"])
+    parser.add_argument("--steps", type=int, default=6, help="timed steps per phase (after 2 warm-up steps)")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    setups = {}
+    for name in args.recipes:
+        cfg = load_train_config(RECIPES / f"{name}.yaml", ["teacher.kind=phones", "teacher.phones=[a,b,c,d,e,f,g,h]"])
+        setups[name] = (cfg, build_parts(cfg, torch.device("cpu"), {p: i for i, p in enumerate("abcdefgh")}),
+                        make_batch(cfg))
+    print(f"# torch {torch.__version__}, {args.threads} threads, {args.steps} timed steps per phase")
+    print("| recipe | params G / D | batch x seconds | phase | audio-s per s | s per step |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for phase, step in (("mel only", 1), ("GAN", 10**9)):
+        times = {name: [] for name in setups}
+        for i in range(args.steps + 2):
+            for name, (cfg, parts, batch) in setups.items():
+                cfg.loss.mel_only_steps = 0 if phase == "GAN" else 10**9
+                start = time.perf_counter()
+                train_step(parts, batch, step)
+                if i >= 2:
+                    times[name].append(time.perf_counter() - start)
+        for name, (cfg, parts, batch) in setups.items():
+            per_step = statistics.median(times[name])
+            seconds = cfg.data.batch_size * cfg.data.segment_seconds
+            g = sum(p.numel() for p in parts.model.parameters()) / 1e6
+            d = sum(p.numel() for p in parts.discriminator.parameters()) / 1e6
+            print(f"| {name} | {g:.1f} M / {d:.1f} M | {cfg.data.batch_size} x {cfg.data.segment_seconds:g} | "
+                  f"{phase} | {seconds / per_step:.1f} | {per_step:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
