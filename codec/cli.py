@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 # Commands that live in their own module: each has add_parser(subparsers) and run(args) -> int.
-COMMAND_MODULES = ("train", "export", "prep_teacher")
+COMMAND_MODULES = ("train", "export", "prep_teacher", "download")
 
 EPILOG_TOKENIZE = """\
 inputs may be audio files, directories (searched recursively), quoted globs ('data/**/*.flac')
@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
                          epilog=EPILOG_TOKENIZE, formatter_class=argparse.RawDescriptionHelpFormatter)
     tok.add_argument("inputs", nargs="+", metavar="INPUT", help="audio file, directory, glob or manifest")
     tok.add_argument("-o", "--out-dir", required=True, type=Path, help="where tokens files are written")
-    tok.add_argument("--model", required=True, help="checkpoint directory (or registered name)")
+    tok.add_argument("--model", required=True, help="checkpoint directory, registered name, hf://org/repo@rev or URL")
     tok.add_argument("--num-codebooks", type=int, default=None, help="keep the first K codebooks (lower bitrate)")
     _add_job_options(tok)
 
@@ -38,12 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Turn tokens files back into audio (exact original length).")
     det.add_argument("inputs", nargs="+", metavar="TOKENS", help="tokens file, directory, glob or manifest")
     det.add_argument("-o", "--out-dir", required=True, type=Path, help="where audio files are written")
-    det.add_argument("--model", required=True, help="checkpoint directory the tokens came from")
+    det.add_argument("--model", required=True, help="checkpoint (directory, registered name, hf:// or URL) the tokens came from")
     det.add_argument("--format", default="wav", choices=["wav", "flac", "ogg"], help="output audio format")
     _add_job_options(det)
 
     info = sub.add_parser("info", help="describe a model", description="Print rates, codebooks, bitrate and sizes.")
-    info.add_argument("model", help="checkpoint directory (or registered name)")
+    info.add_argument("model", help="checkpoint directory, registered name, hf://org/repo@rev or URL")
     info.add_argument("--json", action="store_true", help="print JSON instead of a table")
     for name in COMMAND_MODULES:
         importlib.import_module(f"codec.commands.{name}").add_parser(sub)
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in builtin:
             return builtin[args.command](args)
         return importlib.import_module(f"codec.commands.{args.command.replace('-', '_')}").run(args)
-    except (FileNotFoundError, FileExistsError, ValueError) as err:
+    except (FileNotFoundError, FileExistsError, ValueError, ConnectionError) as err:
         print(f"codec {args.command}: error: {err}", file=sys.stderr)
         return 2
 

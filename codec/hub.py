@@ -1,18 +1,393 @@
-"""Resolve a model reference (local directory for now) to a checkpoint directory."""
+"""Resolve a model reference to a checkpoint directory: local path, registered name, hf://, http(s)://.
+
+URL downloads use only the standard library: each file goes to `NAME.part` (resumed with an HTTP
+Range request after a dropped connection), is checked against its sha256 and only then renamed
+into place; `.codec-download.json` is written last and records the verified hashes. Cached and
+packaged files are hashed again on every resolve (cheap for checkpoints of tens of MB).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import os
+import time
+import warnings
+from http.client import HTTPException
 from pathlib import Path
+from typing import Mapping
+from urllib.error import HTTPError, URLError
+from urllib.request import Request, urlopen
+
+from codec.fileio import atomic_write_bytes
+from codec.registry import (
+    PACKAGE_DIR,
+    REQUIRED_FILES,
+    SHA256_RE,
+    RegistryEntry,
+    RegistrySpec,
+    lookup,
+    parse_hf,
+)
+from codec.weights import sha256_file
+
+ENV_CACHE = "CODEC_CACHE"
+ENV_OFFLINE = "CODEC_OFFLINE"
+MANIFEST = ".codec-download.json"
+CHECKSUMS_FILE = "checksums.json"
+CHUNK_BYTES = 1 << 20
+SMALL_FILE_BYTES = 1 << 20
+TIMEOUT_S = 30.0
+ATTEMPTS = 3
+RETRY_DELAY_S = 1.0
+HF_DEFAULT_FILES = ("config.json", "model.safetensors", "README.md")
+log = logging.getLogger(__name__)
 
 
-def resolve(source: str | os.PathLike) -> Path:
-    """A checkpoint directory for `source`; raises FileNotFoundError saying what was tried."""
-    path = Path(source).expanduser()
+class DownloadError(ConnectionError):
+    """A download failed (network or server); running again later resumes it."""
+
+
+class ChecksumError(ValueError):
+    """A file's sha256 differs from the expected one."""
+
+
+class _Transient(Exception):
+    """A failure worth retrying (dropped connection, timeout, 5xx)."""
+
+
+def resolve(source: str | os.PathLike, *, offline: bool | None = None, cache_dir: str | os.PathLike | None = None,
+            registry: RegistrySpec = None) -> Path:
+    """A verified checkpoint directory for a local path, registered name, hf://org/repo@rev or http(s) base URL."""
+    text = os.fspath(source)
+    if text.startswith("hf://"):
+        return hf_snapshot(text, offline=offline, cache_dir=cache_dir)
+    if text.startswith(("https://", "http://")):
+        return download_url(text, offline=offline, cache_dir=cache_dir)
+    path = Path(text).expanduser()
+    if path.exists() or _looks_like_path(text):
+        return _local_checkpoint(path, text)
+    return resolve_entry(lookup(text, registry), offline=offline, cache_dir=cache_dir)
+
+
+def _looks_like_path(text: str) -> bool:
+    return "/" in text or os.sep in text or text.startswith((".", "~")) or text == ""
+
+
+def _local_checkpoint(path: Path, source: str) -> Path:
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise FileNotFoundError(f"{path}: not a checkpoint directory (no config.json)")
         return path
-    if path.is_file() and path.name in ("config.json", "model.safetensors"):
+    if path.is_file() and path.name in REQUIRED_FILES:
         return path.parent
     raise FileNotFoundError(f"{source}: no checkpoint directory at this path")
+
+
+def resolve_entry(entry: RegistryEntry, *, offline: bool | None = None,
+                  cache_dir: str | os.PathLike | None = None) -> Path:
+    """The verified local directory of a registry entry, downloading what is missing."""
+    if entry.kind == "package":
+        directory = PACKAGE_DIR / (entry.source[len("package:"):] or entry.name)
+        check_files(directory, entry.files, hint="reinstall the package")
+        return directory
+    if entry.kind == "hf":
+        directory = hf_snapshot(entry.source, files=entry.files, offline=offline, cache_dir=cache_dir)
+        try:
+            check_files(directory, entry.files, hint=f"delete {directory} from the Hugging Face cache")
+        except ChecksumError:
+            if is_offline(offline):
+                raise
+            directory = hf_snapshot(entry.source, files=entry.files, cache_dir=cache_dir, force=True)
+            check_files(directory, entry.files, hint="the repository does not hold the registered files")
+        return directory
+    return download_url(entry.source, files=entry.files, offline=offline, cache_dir=cache_dir)
+
+
+def check_files(directory: Path, files: Mapping[str, str], hint: str = "") -> None:
+    """Raise FileNotFoundError / ChecksumError unless every file in `files` has its sha256."""
+    for name, expected in files.items():
+        path = directory / name
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: missing checkpoint file" + (f"; {hint}" if hint else ""))
+        actual = sha256_file(path)
+        if actual != expected:
+            raise ChecksumError(_mismatch(path, expected, actual) + (f"; {hint}" if hint else ""))
+
+
+def _mismatch(what: object, expected: str, actual: str) -> str:
+    return f"{what}: sha256 mismatch (expected {expected}, got {actual})"
+
+
+def is_offline(offline: bool | None = None) -> bool:
+    """`offline` if given, else whether $CODEC_OFFLINE is set to 1/true/yes/on."""
+    if offline is not None:
+        return bool(offline)
+    return os.environ.get(ENV_OFFLINE, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
+    """Where downloads are cached: `cache_dir`, else $CODEC_CACHE, else $XDG_CACHE_HOME/codec or ~/.cache/codec."""
+    if cache_dir is not None:
+        return Path(cache_dir).expanduser()
+    if os.environ.get(ENV_CACHE):
+        return Path(os.environ[ENV_CACHE]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "codec"
+
+
+def normalize_base_url(url: str) -> str:
+    """A checkpoint base URL ending in '/' (a trailing /config.json or /model.safetensors is dropped)."""
+    if "?" in url or "#" in url:
+        raise ValueError(f"{url}: a checkpoint base URL cannot have a query or fragment")
+    for name in REQUIRED_FILES:
+        if url.endswith("/" + name):
+            url = url[: -len(name)]
+    return url if url.endswith("/") else url + "/"
+
+
+def url_cache_dir(url: str, cache_dir: str | os.PathLike | None = None) -> Path:
+    """The cache directory of a base URL: CACHE_ROOT/<first 16 hex of sha256(url)>."""
+    return cache_root(cache_dir) / hashlib.sha256(normalize_base_url(url).encode()).hexdigest()[:16]
+
+
+# ---- plain http(s) downloads ------------------------------------------------------------------
+def download_url(url: str, files: Mapping[str, str] | None = None, *, offline: bool | None = None,
+                 cache_dir: str | os.PathLike | None = None) -> Path:
+    """Download (or reuse from the cache) a checkpoint at a base URL; `files` maps names to known sha256."""
+    base = normalize_base_url(url)
+    directory = url_cache_dir(base, cache_dir)
+    manifest = _read_manifest(directory)
+    known = dict(files) if files else manifest.get("files", {})
+    sources = {n: "registry" for n in known} if files else manifest.get("checked_against", {})
+    if known and _cache_is_good(directory, known, offline):
+        _write_manifest(directory, base, known, sources)
+        return directory
+    if is_offline(offline):
+        raise FileNotFoundError(f"offline: {base} is not (completely) in the cache {directory}; "
+                                f"run `codec download {base}` while online, or unset {ENV_OFFLINE}")
+    if not known:
+        known, sources = _server_checksums(base)
+    _manifest_path(directory).unlink(missing_ok=True)
+    recorded: dict[str, str] = {}
+    for name in (list(files) if files else list(REQUIRED_FILES)):
+        target = directory / name
+        if known.get(name) and target.is_file() and sha256_file(target) == known[name]:
+            recorded[name] = known[name]
+            continue
+        recorded[name] = fetch_file(base + name, target, known.get(name))
+        if not known.get(name):
+            sources[name] = "recorded on first download"
+            warnings.warn(f"{base}{name}: no registry entry, {CHECKSUMS_FILE} or {name}.sha256 to verify it "
+                          f"against; recorded sha256 {recorded[name]} (later loads are checked against it)",
+                          stacklevel=2)
+    _write_manifest(directory, base, recorded, sources)
+    return directory
+
+
+def _cache_is_good(directory: Path, files: Mapping[str, str], offline: bool | None) -> bool:
+    """Whether every file is cached with its hash; a mismatching file is deleted (or reported offline)."""
+    good = True
+    for name, expected in files.items():
+        path = directory / name
+        if not path.is_file():
+            good = False
+            continue
+        actual = sha256_file(path)
+        if actual != expected:
+            if is_offline(offline):
+                raise ChecksumError(_mismatch(path, expected, actual) + "; cannot download it again while offline")
+            warnings.warn(_mismatch(path, expected, actual) + "; deleting it and downloading it again", stacklevel=3)
+            path.unlink()
+            good = False
+    return good
+
+
+def _manifest_path(directory: Path) -> Path:
+    return directory / MANIFEST
+
+
+def _read_manifest(directory: Path) -> dict:
+    path = _manifest_path(directory)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    files = data.get("files") if isinstance(data, dict) else None
+    if not isinstance(files, dict) or not all(isinstance(v, str) and SHA256_RE.match(v) for v in files.values()):
+        return {}
+    return data
+
+
+def _write_manifest(directory: Path, base: str, files: Mapping[str, str], sources: Mapping[str, str]) -> None:
+    data = {"format": "codec.download", "format_version": 1, "url": base, "files": dict(files),
+            "checked_against": {n: sources.get(n, "registry") for n in files}}
+    text = json.dumps(data, indent=2) + "\n"
+    path = _manifest_path(directory)
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        atomic_write_bytes(path, text.encode())
+
+
+def _server_checksums(base: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Hashes the server publishes: checksums.json ({name: sha256}) or NAME.sha256 files."""
+    hashes: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    listing = fetch_small(base + CHECKSUMS_FILE)
+    if listing is not None:
+        try:
+            data = json.loads(listing)
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise ValueError(f"{base}{CHECKSUMS_FILE}: not valid JSON ({err})") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{base}{CHECKSUMS_FILE}: expected an object mapping file names to sha256")
+        for name in REQUIRED_FILES:
+            if name in data:
+                hashes[name] = _checked_digest(data[name], f"{base}{CHECKSUMS_FILE}")
+                sources[name] = CHECKSUMS_FILE
+    for name in REQUIRED_FILES:
+        if name not in hashes:
+            text = fetch_small(base + name + ".sha256")
+            if text is not None:
+                hashes[name] = _checked_digest((text.split() or [""])[0], f"{base}{name}.sha256")
+                sources[name] = name + ".sha256"
+    return hashes, sources
+
+
+def _checked_digest(value: object, where: str) -> str:
+    digest = value.strip().lower() if isinstance(value, str) else ""
+    if not SHA256_RE.match(digest):
+        raise ValueError(f"{where}: expected a sha256 hex digest, got {value!r}")
+    return digest
+
+
+def fetch_small(url: str) -> str | None:
+    """The text at `url` (at most 1 MB), or None when the server has no such file (404/403/410)."""
+    try:
+        with urlopen(_request(url), timeout=TIMEOUT_S) as response:
+            data = response.read(SMALL_FILE_BYTES + 1)
+    except HTTPError as err:
+        if err.code in (403, 404, 410):
+            return None
+        raise DownloadError(f"{url}: HTTP {err.code} {err.reason}; try again later") from None
+    except (URLError, HTTPException, OSError) as err:
+        raise DownloadError(f"{url}: {_reason(err)}; try again later") from None
+    if len(data) > SMALL_FILE_BYTES:
+        raise ValueError(f"{url}: larger than {SMALL_FILE_BYTES} bytes; not a checksum file")
+    return data.decode("utf-8", errors="replace")
+
+
+def fetch_file(url: str, target: Path, expected: str | None = None) -> str:
+    """Download `url` to `target` via `target.part` (resumed, retried), check its sha256, rename; returns the hash."""
+    part = target.with_name(target.name + ".part")
+    failures, restarted = 0, False
+    while True:
+        resumed = part.is_file() and part.stat().st_size > 0
+        try:
+            _transfer(url, part)
+        except _Transient as err:
+            failures += 1
+            if failures >= ATTEMPTS:
+                raise DownloadError(f"{url}: {err} (gave up after {ATTEMPTS} attempts); "
+                                    f"run again later to resume from {part}") from None
+            time.sleep(RETRY_DELAY_S * failures)
+            continue
+        actual = sha256_file(part)
+        if expected and actual != expected:
+            part.unlink()
+            if resumed and not restarted:
+                restarted = True  # the earlier partial file may be stale: start over once
+                continue
+            raise ChecksumError(_mismatch(url, expected, actual) + f" for {target.name}; the download was deleted")
+        os.replace(part, target)
+        return actual
+
+
+def _request(url: str, offset: int = 0) -> Request:
+    from codec import __version__
+
+    headers = {"User-Agent": f"codec/{__version__}"}
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+    return Request(url, headers=headers)
+
+
+def _transfer(url: str, part: Path) -> None:
+    """Append the rest of `url` to `part` (Range request when it has bytes); raise _Transient to retry."""
+    part.parent.mkdir(parents=True, exist_ok=True)
+    offset = part.stat().st_size if part.is_file() else 0
+    try:
+        response = urlopen(_request(url, offset), timeout=TIMEOUT_S)
+    except HTTPError as err:
+        _raise_http(url, err, part, offset)
+        return  # a 416 for a partial file that is already complete
+    except (URLError, HTTPException, OSError) as err:
+        raise _Transient(_reason(err)) from None
+    with response:
+        if offset and (response.status != 206 or not _range_starts_at(response.headers, offset)):
+            offset = 0  # the server ignored the range: rewrite from the start
+        log.info("downloading %s%s", url, f" from byte {offset}" if offset else "")
+        length = response.headers.get("Content-Length")
+        received = _copy_body(response, part, append=offset > 0)
+    if length is not None and length.isdigit() and received < int(length):
+        raise _Transient(f"connection closed after {offset + received} of {offset + int(length)} bytes")
+
+
+def _copy_body(response, part: Path, append: bool) -> int:
+    received = 0
+    with open(part, "ab" if append else "wb") as out:
+        try:
+            while chunk := response.read(CHUNK_BYTES):
+                out.write(chunk)
+                received += len(chunk)
+        except (HTTPException, OSError) as err:
+            raise _Transient(f"connection lost after {received} bytes ({_reason(err)})") from None
+        finally:
+            out.flush()
+            os.fsync(out.fileno())
+    return received
+
+
+def _range_starts_at(headers, offset: int) -> bool:
+    value = headers.get("Content-Range", "")
+    return value.startswith(f"bytes {offset}-")
+
+
+def _raise_http(url: str, err: HTTPError, part: Path, offset: int) -> None:
+    if err.code == 416 and offset:
+        total = err.headers.get("Content-Range", "").rpartition("/")[2]
+        if total.isdigit() and int(total) == offset:
+            return  # the partial file is already complete
+        part.unlink(missing_ok=True)
+        raise _Transient("HTTP 416 for the partial file; starting over")
+    if err.code in (404, 410):
+        raise FileNotFoundError(f"{url}: HTTP {err.code} {err.reason} (not a checkpoint base URL?)")
+    if err.code >= 500 or err.code in (408, 429):
+        raise _Transient(f"HTTP {err.code} {err.reason}")
+    raise DownloadError(f"{url}: HTTP {err.code} {err.reason}")
+
+
+def _reason(err: BaseException) -> str:
+    return str(getattr(err, "reason", None) or err) or type(err).__name__
+
+
+# ---- Hugging Face Hub -------------------------------------------------------------------------
+def hf_snapshot(source: str, *, files: Mapping[str, str] | None = None, offline: bool | None = None,
+                cache_dir: str | os.PathLike | None = None, force: bool = False) -> Path:
+    """Download (or find in the Hugging Face cache) `hf://org/repo[@revision]`; returns the snapshot directory."""
+    repo_id, revision = parse_hf(source)
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError:
+        raise ImportError(f"{source}: hf:// sources need huggingface_hub: pip install 'speechcodec[hub]'") from None
+    kwargs = {"revision": revision, "allow_patterns": list(files or HF_DEFAULT_FILES),
+              "local_files_only": is_offline(offline), "force_download": force}
+    if cache_dir is not None:
+        kwargs["cache_dir"] = str(cache_root(cache_dir) / "huggingface")
+    try:
+        directory = Path(snapshot_download(repo_id, **kwargs))
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"{source}: not in the Hugging Face cache and offline ({ENV_OFFLINE} / "
+                                f"HF_HUB_OFFLINE); download it while online first ({err})") from None
+    if not (directory / "config.json").is_file():
+        raise FileNotFoundError(f"{source}: the repository has no config.json at revision {revision or 'main'}")
+    return directory

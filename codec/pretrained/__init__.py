@@ -1,0 +1,1 @@
+"""Registry of released checkpoints (registry.json) and checkpoints shipped with the package."""
