@@ -56,7 +56,7 @@ def save_audio(path: str | os.PathLike, wav: torch.Tensor, sample_rate: int) -> 
     path = Path(path)
     data = wav.detach().to("cpu", torch.float32)
     data = data[None] if data.dim() == 1 else data
-    fmt = _soundfile_format(path)
+    fmt = soundfile_format(path)
     tmp = temp_path_for(path)
     try:
         sf.write(str(tmp), data.clamp(-1, 1).numpy().T, int(sample_rate), format=fmt)
@@ -66,7 +66,8 @@ def save_audio(path: str | os.PathLike, wav: torch.Tensor, sample_rate: int) -> 
         raise
 
 
-def _soundfile_format(path: Path) -> str:
+def soundfile_format(path: Path) -> str:
+    """soundfile's format name for an output path's extension (ValueError for unsupported ones)."""
     ext = path.suffix.lower().lstrip(".")
     formats = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG", "opus": "OGG", "mp3": "MP3", "aiff": "AIFF", "aif": "AIFF"}
     if ext not in formats:

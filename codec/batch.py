@@ -16,6 +16,7 @@ from tqdm import tqdm
 from codec.audio import load_audio, resample, save_audio, to_mono
 from codec.fileio import atomic_write_bytes
 from codec.inputs import InputItem
+from codec.longform import LONGFORM_THRESHOLD_SECONDS
 from codec.models.codec import Codec
 from codec.tokens import Tokens
 
@@ -57,12 +58,18 @@ def plan_outputs(items: list[InputItem], out_dir: Path, suffix: str, force: bool
 def tokenize_files(model: Codec, planned: list[tuple[InputItem, Path]], report: JobReport,
                    num_codebooks: int | None = None, batch_size: int = 8, workers: int = 2) -> None:
     """Tokenize audio files in length-sorted batches, writing one tokens file per input atomically."""
-    sized = []
+    sized, long = [], []
     for item, out in planned:
         try:
-            sized.append((sf.info(str(item.path)).frames, item, out))
+            info = sf.info(str(item.path))
         except Exception as err:  # unreadable header: record and continue
             _fail(report, item.path, f"unreadable or not audio ({_one_line(err)})" if item.path.exists() else "no such file")
+            continue
+        if info.frames > LONGFORM_THRESHOLD_SECONDS * info.samplerate:
+            long.append((item, out, info.frames / info.samplerate))
+        else:
+            sized.append((info.frames, item, out))
+    _tokenize_long_files(model, long, report, num_codebooks)
     sized.sort(key=lambda entry: entry[0])
     batches = [sized[i : i + batch_size] for i in range(0, len(sized), batch_size)]
     with tqdm(total=len(planned), unit="file", desc="tokenize", file=sys.stderr) as bar, \
@@ -79,6 +86,19 @@ def tokenize_files(model: Codec, planned: list[tuple[InputItem, Path]], report: 
             _tokenize_batch(model, good, report, num_codebooks)
             bar.update(len(entries))
             bar.set_postfix(audio_h=f"{report.audio_seconds / 3600:.2f}")
+
+
+def _tokenize_long_files(model: Codec, long: list, report: JobReport, num_codebooks: int | None) -> None:
+    """Files past the long-form threshold: windowed (or streamed) so memory is bounded by the window."""
+    for item, out, seconds in tqdm(long, unit="file", desc="tokenize long files", file=sys.stderr, disable=not long):
+        try:
+            tokens = model.tokenize_long(item.path, num_codebooks=num_codebooks)
+        except (OSError, ValueError) as err:
+            _fail(report, item.path, _one_line(err))
+            continue
+        tokens.save(out)
+        report.written.append(out)
+        report.audio_seconds += seconds
 
 
 def _tokenize_batch(model: Codec, good: list, report: JobReport, num_codebooks: int | None) -> None:
@@ -116,8 +136,10 @@ def detokenize_files(model: Codec, planned: list[tuple[InputItem, Path]], report
                 except (OSError, ValueError) as err:
                     _fail(report, item.path, _one_line(err))
             for item, out, tokens in loaded:
-                audio = model.detokenize(tokens)
-                save_audio(out, audio[0], model.sample_rate)
+                if int(tokens.audio_lengths[0]) > LONGFORM_THRESHOLD_SECONDS * model.sample_rate:
+                    model.detokenize_long(tokens, out)
+                else:
+                    save_audio(out, model.detokenize(tokens)[0], model.sample_rate)
                 report.written.append(out)
                 report.audio_seconds += int(tokens.audio_lengths[0]) / model.sample_rate
             bar.update(len(chunk))

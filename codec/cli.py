@@ -123,6 +123,8 @@ def _info(args: argparse.Namespace) -> int:
 
 def model_facts(model) -> dict[str, object]:
     """What `codec info` prints about a model."""
+    from codec.streaming import algorithmic_latency
+
     cfg = model.cfg
 
     def count(module) -> int:
@@ -143,6 +145,7 @@ def model_facts(model) -> dict[str, object]:
         "params_encoder": count(model.encoder),
         "params_quantizer": count(model.quantizer),
         "params_decoder": count(model.decoder),
+        "latency": algorithmic_latency(cfg).describe(),
     }
 
 

@@ -94,7 +94,21 @@ def test_info_and_help_via_subprocess(model_dir):
                          capture_output=True, text=True, check=True)
     facts = json.loads(run.stdout)
     assert facts["frame_rate"] == 50.0 and facts["num_codebooks"] == 4 and facts["bitrate_bps"] == 1200.0
+    assert "non-causal" in facts["latency"]
     for command in ("tokenize", "detokenize", "info"):
         help_text = subprocess.run([sys.executable, "-m", "codec", command, "--help"],
                                    capture_output=True, text=True, check=True).stdout
         assert "usage: codec " + command in help_text
+
+
+def test_long_files_go_through_the_windowed_path(tmp_path, model_dir):
+    from codec.longform import LONGFORM_THRESHOLD_SECONDS
+
+    seconds = LONGFORM_THRESHOLD_SECONDS + 2
+    sf.write(tmp_path / "long.wav", np.tile(speechlike(2.0).numpy(), int(seconds / 2)), 16000)
+    out = tmp_path / "tok"
+    assert main(["tokenize", str(tmp_path / "long.wav"), "-o", str(out), "--model", str(model_dir)]) == 0
+    tokens = Tokens.load(out / "long.safetensors")
+    assert tokens.audio_lengths.tolist() == [int(seconds) * 16000]
+    assert main(["detokenize", str(out), "-o", str(tmp_path / "wav"), "--model", str(model_dir)]) == 0
+    assert sf.info(tmp_path / "wav" / "long.wav").frames == int(seconds) * 16000

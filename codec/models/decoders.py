@@ -23,6 +23,15 @@ class VocoderDecoder(nn.Module):
     def forward(self, latent: torch.Tensor, frame_lengths: torch.Tensor | None = None) -> torch.Tensor:
         return self.head(self.backbone(latent, frame_lengths), frame_lengths)
 
+    @property
+    def lookahead(self) -> int:
+        """Streaming output delay in samples (the causal iSTFT head's n_fft - hop)."""
+        return self.head.lookahead
+
+    def flush(self) -> torch.Tensor:
+        """End of a stream: the last `lookahead` output samples [B, 1, lookahead]."""
+        return self.head.flush()
+
 
 class ConvDecoder(nn.Module):
     """Time-domain decoder mirroring ConvEncoder: transposed convs with residual units, then tanh."""
@@ -50,6 +59,17 @@ class ConvDecoder(nn.Module):
             for layer in stage:
                 x = apply_mask(layer(x), lengths)
         return apply_mask(self.head(x), lengths)
+
+    @property
+    def lookahead(self) -> int:
+        """Streaming output delay in samples: none (causal transposed convs only reach back)."""
+        return 0
+
+    def flush(self) -> torch.Tensor:
+        """End of a stream: nothing is held back, [B, 1, 0]."""
+        state = self.stem.streaming_state
+        batch = 1 if state is None else state.previous.shape[0]
+        return torch.zeros(batch, 1, 0, device=self.stem.state_device())
 
 
 def build_decoder(cfg: CodecConfig) -> nn.Module:

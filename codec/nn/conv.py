@@ -6,6 +6,8 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
+from codec.nn.streaming import PartialOverlap, PreviousInputs, StreamingModule, left_context, zeros_context
+
 
 def length_mask(lengths: torch.Tensor, size: int) -> torch.Tensor:
     """Bool [B, size]: True where the position is below the item's length."""
@@ -39,8 +41,11 @@ def activation(name: str, channels: int) -> nn.Module:
     raise ValueError(f"activation must be 'snake' or 'elu', got {name!r}")
 
 
-class Conv1d(nn.Module):
-    """Weight-normed Conv1d whose output length is exactly input_length / stride (input a multiple of stride)."""
+class Conv1d(StreamingModule):
+    """Weight-normed Conv1d whose output length is exactly input_length / stride (input a multiple of stride).
+
+    Streaming (causal only): keeps its last `padding[0]` inputs as the next chunk's left context.
+    """
 
     def __init__(self, cin: int, cout: int, kernel_size: int, stride: int = 1, dilation: int = 1,
                  causal: bool = False, groups: int = 1) -> None:
@@ -50,11 +55,23 @@ class Conv1d(nn.Module):
         self.padding = (total, 0) if causal else (total - total // 2, total // 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.streaming_state is not None:
+            return self.conv(left_context(self, x, self.padding[0]))
         return self.conv(nn.functional.pad(x, self.padding))
 
+    def init_state(self, batch_size: int) -> PreviousInputs:
+        """Zero left context (as offline padding)."""
+        if self.padding[1]:
+            raise ValueError("only causal (left-padded) convs can stream")
+        return zeros_context(self, batch_size, self.conv.in_channels, self.padding[0])
 
-class ConvTranspose1d(nn.Module):
-    """Weight-normed transposed conv (kernel 2 * stride) whose output length is exactly input_length * stride."""
+
+class ConvTranspose1d(StreamingModule):
+    """Weight-normed transposed conv (kernel 2 * stride) whose output length is exactly input_length * stride.
+
+    Streaming (causal only): the `stride` output samples past a chunk, which the next chunk's first
+    input also reaches, are kept (without bias) and added to the next chunk's output.
+    """
 
     def __init__(self, cin: int, cout: int, stride: int, causal: bool = False) -> None:
         super().__init__()
@@ -63,7 +80,20 @@ class ConvTranspose1d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.conv(x)
-        return y[..., self.trim[0] : y.shape[-1] - self.trim[1]]
+        state = self.streaming_state
+        if state is None:
+            return y[..., self.trim[0] : y.shape[-1] - self.trim[1]]
+        stride, keep = self.trim[1], y.shape[-1] - self.trim[1]
+        head = y[..., :stride] + state.partial
+        state.partial = y[..., keep:] - self.conv.bias[None, :, None]
+        return torch.cat([head, y[..., stride:keep]], dim=-1)
+
+    def init_state(self, batch_size: int) -> PartialOverlap:
+        """No overlap yet."""
+        if self.trim[0]:
+            raise ValueError("only causal transposed convs can stream")
+        stride = self.trim[1]
+        return PartialOverlap(torch.zeros(batch_size, self.conv.out_channels, stride, device=self.state_device()))
 
 
 class ResidualUnit(nn.Module):
