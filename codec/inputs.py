@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import glob
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,25 +67,11 @@ def _expand(spec: str, extensions: tuple[str, ...]) -> list[InputItem]:
 
 def read_manifest(path: Path) -> list[InputItem]:
     """Items of a manifest: .txt (one path a line), .jsonl or .csv (`path`, optional `id`, `text`, `speaker`)."""
+    from codec.data.manifest import read_manifest_rows
+
     base = path.parent
-    rows: list[dict] = []
-    suffix = path.suffix.lower()
-    with open(path, newline="") as handle:
-        if suffix == ".txt":
-            rows = [{"path": line.strip()} for line in handle if line.strip() and not line.startswith("#")]
-        elif suffix == ".csv":
-            rows = list(csv.DictReader(handle))
-        else:
-            for number, line in enumerate(handle, 1):
-                if line.strip():
-                    try:
-                        rows.append(json.loads(line))
-                    except json.JSONDecodeError as err:
-                        raise ValueError(f"{path}:{number}: invalid JSON ({err.msg})") from None
     items = []
-    for number, row in enumerate(rows, 1):
-        if not isinstance(row, dict) or not row.get("path"):
-            raise ValueError(f"{path}: row {number} has no 'path'")
+    for row in read_manifest_rows(path):
         file = Path(row["path"])
         file = file if file.is_absolute() else base / file
         relative = Path(str(row["id"]) + file.suffix) if row.get("id") else _relative_or_name(file, base)

@@ -20,14 +20,16 @@ class Utterance:
     alignment: tuple[tuple[float, float, str], ...] | None = None
 
 
-def read_utterances(manifest: str | Path) -> list[Utterance]:
-    """Rows of a JSONL or CSV manifest; relative paths resolve against the manifest's directory."""
+def read_manifest_rows(manifest: str | Path) -> list[dict]:
+    """Rows of a manifest: .txt (one path a line), .csv (header row) or JSONL; each row has a `path`."""
     manifest = Path(manifest)
     if not manifest.is_file():
         raise FileNotFoundError(f"{manifest}: manifest not found")
-    base = manifest.parent
+    suffix = manifest.suffix.lower()
     with open(manifest, newline="") as handle:
-        if manifest.suffix.lower() == ".csv":
+        if suffix == ".txt":
+            rows = [{"path": line.strip()} for line in handle if line.strip() and not line.startswith("#")]
+        elif suffix == ".csv":
             rows = list(csv.DictReader(handle))
         else:
             rows = []
@@ -37,10 +39,19 @@ def read_utterances(manifest: str | Path) -> list[Utterance]:
                         rows.append(json.loads(line))
                     except json.JSONDecodeError as err:
                         raise ValueError(f"{manifest}:{number}: invalid JSON ({err.msg})") from None
-    utterances = []
     for number, row in enumerate(rows, 1):
-        if not row.get("path"):
+        if not isinstance(row, dict) or not row.get("path"):
             raise ValueError(f"{manifest}: row {number} has no 'path'")
+    return rows
+
+
+def read_utterances(manifest: str | Path) -> list[Utterance]:
+    """Rows of a JSONL or CSV manifest; relative paths resolve against the manifest's directory."""
+    manifest = Path(manifest)
+    base = manifest.parent
+    rows = read_manifest_rows(manifest)
+    utterances = []
+    for row in rows:
         path = Path(row["path"])
         path = path if path.is_absolute() else base / path
         alignment = row.get("alignment")

@@ -87,7 +87,7 @@ def train(cfg: TrainConfig) -> TrainResult:
             logger.scalars(step, metrics)
             if info.is_main:
                 log.info("step %d %s", step, _short(metrics))
-        if cfg.data.valid_manifest and (step % cfg.eval_every == 0 or step == cfg.max_steps):
+        if cfg.data.valid_manifest and (step % cfg.eval_every == 0 or step in (1, cfg.max_steps)):
             if info.is_main:
                 scores = evaluate(parts.model, cfg, logger, step, phone_ids)
                 log.info("eval step %d %s", step, _short(scores))
