@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 # Commands that live in their own module: each has add_parser(subparsers) and run(args) -> int.
-COMMAND_MODULES = ("train", "export", "prep", "prep_teacher", "download")
+COMMAND_MODULES = ("train", "export", "prep", "prep_teacher", "download", "eval", "bench")
 
 EPILOG_TOKENIZE = """\
 inputs may be audio files, directories (searched recursively), quoted globs ('data/**/*.flac')

@@ -19,6 +19,7 @@ class InputItem:
     relative: Path
     text: str | None = None
     speaker: str | None = None
+    alignment: tuple[tuple[float, float, str], ...] | None = None
 
 
 @dataclass
@@ -67,7 +68,7 @@ def _expand(spec: str, extensions: tuple[str, ...]) -> list[InputItem]:
 
 def read_manifest(path: Path) -> list[InputItem]:
     """Items of a manifest: .txt (one path a line), .jsonl or .csv (`path`, optional `id`, `text`, `speaker`)."""
-    from codec.data.manifest import read_manifest_rows
+    from codec.data.manifest import parse_alignment, read_manifest_rows
 
     base = path.parent
     items = []
@@ -75,7 +76,7 @@ def read_manifest(path: Path) -> list[InputItem]:
         file = Path(row["path"])
         file = file if file.is_absolute() else base / file
         relative = Path(str(row["id"]) + file.suffix) if row.get("id") else _relative_or_name(file, base)
-        items.append(InputItem(file, relative, row.get("text"), row.get("speaker")))
+        items.append(InputItem(file, relative, row.get("text"), row.get("speaker"), parse_alignment(row.get("alignment"))))
     return items
 
 

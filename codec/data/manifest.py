@@ -45,6 +45,13 @@ def read_manifest_rows(manifest: str | Path) -> list[dict]:
     return rows
 
 
+def parse_alignment(value) -> tuple[tuple[float, float, str], ...] | None:
+    """A row's `alignment` ([[start_s, end_s, phone], ...], or that as a JSON string in CSV) as tuples."""
+    if isinstance(value, str):
+        value = json.loads(value) if value.strip() else None
+    return tuple((float(s), float(e), str(p)) for s, e, p in value) if value else None
+
+
 def read_utterances(manifest: str | Path) -> list[Utterance]:
     """Rows of a JSONL or CSV manifest; relative paths resolve against the manifest's directory."""
     manifest = Path(manifest)
@@ -54,16 +61,13 @@ def read_utterances(manifest: str | Path) -> list[Utterance]:
     for row in rows:
         path = Path(row["path"])
         path = path if path.is_absolute() else base / path
-        alignment = row.get("alignment")
-        if isinstance(alignment, str):
-            alignment = json.loads(alignment) if alignment else None
         utterances.append(Utterance(
             path=path,
             id=str(row.get("id") or path.stem),
             duration=float(row["duration"]) if row.get("duration") not in (None, "") else None,
             text=row.get("text") or None,
             speaker=row.get("speaker") or None,
-            alignment=tuple((float(s), float(e), str(p)) for s, e, p in alignment) if alignment else None,
+            alignment=parse_alignment(row.get("alignment")),
         ))
     return utterances
 

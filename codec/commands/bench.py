@@ -1,0 +1,84 @@
+"""`codec bench`: tokenize/detokenize speed (× real time) and peak memory, optionally against peers."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+EPILOG = """\
+Speed is audio seconds / wall seconds (median of --repeats after a warm-up call, systems measured
+round-robin); memory is the peak RSS growth during the warm-up call (Linux VmHWM). See docs/benchmarks.md.
+examples:
+  codec bench --model ./my-codec --seconds 10 --threads 1,2 --batch 1,8
+  codec bench --config default --threads 1,2 --batch 1,8 --peers
+"""
+
+
+def add_parser(sub) -> None:
+    """Register `bench`."""
+    cmd = sub.add_parser("bench", help="measure tokenize/detokenize speed and memory",
+                         description="Benchmark tokenize and detokenize speed and peak memory on this machine.",
+                         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = cmd.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", help="checkpoint directory (or registered name)")
+    source.add_argument("--config", metavar="default|YAML",
+                        help="random weights: `default` (the default speech config) or a model config YAML; "
+                             "measured with both decoder kinds (vocoder, conv)")
+    cmd.add_argument("--seconds", type=float, default=10.0, help="audio seconds per item (default 10)")
+    cmd.add_argument("--threads", type=_int_list, default=[1], metavar="N,N", help="torch threads (default 1)")
+    cmd.add_argument("--batch", type=_int_list, default=[1], metavar="B,B", help="batch sizes (default 1)")
+    cmd.add_argument("--repeats", type=int, default=3, help="timed repeats after the warm-up (default 3)")
+    cmd.add_argument("--peers", action="store_true",
+                     help="also measure EnCodec, DAC, SpeechTokenizer, SNAC and Mimi (random weights) where installed")
+    cmd.add_argument("--json", action="store_true", help="print JSON rows instead of a Markdown table")
+    cmd.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _int_list(text: str) -> list[int]:
+    """`1,2` -> [1, 2] (positive integers)."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return values
+
+
+def _systems(args: argparse.Namespace) -> list:
+    """The systems named by --model / --config."""
+    from codec.bench import codec_system, default_config_systems
+
+    if args.model:
+        from codec.models.codec import Codec
+
+        return [codec_system(Codec.from_pretrained(args.model))]
+    if args.config == "default":
+        return default_config_systems()
+    from codec.config import CodecConfig, from_dict, load_yaml
+
+    data = load_yaml(args.config)
+    return default_config_systems(from_dict(CodecConfig, data.get("model", data)))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the systems, measure, print the table (notes for skipped peers on stderr)."""
+    import dataclasses
+    import json
+
+    from codec.bench import peer_systems, results_table, run_bench
+
+    if args.repeats < 1 or args.seconds <= 0:
+        raise ValueError("--repeats must be >= 1 and --seconds > 0")
+    systems = _systems(args)
+    if args.peers:
+        peers, notes = peer_systems()
+        systems += peers
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
+    results = run_bench(systems, args.seconds, args.threads, args.batch, args.repeats, progress=not args.no_progress)
+    if args.json:
+        print(json.dumps([dataclasses.asdict(r) for r in results], indent=2))
+    else:
+        print(results_table(results))
+    return 0
