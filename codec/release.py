@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import torch
+
 from codec.cli import model_facts
 from codec.fileio import atomic_write_bytes
 from codec.models.codec import Codec
@@ -13,8 +15,11 @@ from codec.weights import fold_weight_norm, read_safetensors, sha256_file, write
 
 
 def export_release(checkpoint: str | Path, out_dir: str | Path, name: str | None = None,
-                   force: bool = False) -> dict[str, str]:
-    """Write config.json, model.safetensors (weight norm folded), discriminator/aux weights and a model card."""
+                   force: bool = False, half: bool = False) -> dict[str, str]:
+    """Write config.json, model.safetensors (weight norm folded), discriminator/aux weights and a model card.
+
+    `half` stores parameters as float16 (half the size; they load back into float32 models).
+    """
     source = Path(checkpoint)
     if (source / "checkpoints").is_dir():
         source = latest_checkpoint(source) or source
@@ -27,11 +32,14 @@ def export_release(checkpoint: str | Path, out_dir: str | Path, name: str | None
     fold_weight_norm(model)
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
+    dtype = torch.float16 if half else None
+    model.save_pretrained(tmp, dtype=dtype)
     for extra in ("discriminator.safetensors", "aux.safetensors", "train_config.yaml"):
         if (source / extra).is_file():
             if extra.endswith(".safetensors"):
-                write_safetensors(tmp / extra, read_safetensors(source / extra))
+                tensors = read_safetensors(source / extra)
+                write_safetensors(tmp / extra, {k: v.to(dtype) if half and v.is_floating_point() else v
+                                                for k, v in tensors.items()})
             else:
                 shutil.copy2(source / extra, tmp / extra)
     atomic_write_bytes(tmp / "README.md", model_card(model, source).encode())

@@ -118,6 +118,11 @@ def test_export_folds_weight_norm_and_finetune_starts_from_it(tmp_path):
     wav = speechlike(0.3)
     assert torch.equal(release.tokenize(wav, 16000).codes, trained.tokenize(wav, 16000).codes)
     assert (tmp_path / "release" / "discriminator.safetensors").is_file()
+    assert main(["export", str(tmp_path / "run"), str(tmp_path / "half"), "--half"]) == 0
+    full_size = (tmp_path / "release" / "model.safetensors").stat().st_size
+    assert (tmp_path / "half" / "model.safetensors").stat().st_size < 0.6 * full_size
+    half_codes = Codec.from_pretrained(tmp_path / "half").tokenize(wav, 16000).codes
+    assert (half_codes == release.tokenize(wav, 16000).codes).float().mean() > 0.9
     tuned = tiny_overrides(tmp_path / "tuned", manifest, 1) + base[-4:] + [f"init_from={tmp_path / 'release'}"]
     assert train(load_train_config(ROOT / "recipes" / "tiny.yaml", tuned)).step == 1
 

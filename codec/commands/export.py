@@ -15,12 +15,13 @@ def add_parser(sub) -> None:
     cmd.add_argument("out_dir", help="release directory to write")
     cmd.add_argument("--name", default=None, help="model name recorded in config.json")
     cmd.add_argument("--force", action="store_true", help="overwrite an existing release directory")
+    cmd.add_argument("--half", action="store_true", help="store parameters as float16 (half the size)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Export and print the release files with their sha256."""
     from codec.release import export_release
 
-    for path, digest in export_release(args.checkpoint, args.out_dir, name=args.name, force=args.force).items():
+    for path, digest in export_release(args.checkpoint, args.out_dir, name=args.name, force=args.force, half=args.half).items():
         print(f"{digest}  {path}")
     return 0

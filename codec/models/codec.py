@@ -253,12 +253,17 @@ class Codec(nn.Module):
         return detokenize_longform(self, tokens, path, **kwargs)
 
     # ---- checkpoints -------------------------------------------------------------------------
-    def save_pretrained(self, directory: str | os.PathLike) -> Path:
-        """Write config.json + model.safetensors (atomically each) and adopt the id of the written weights."""
+    def save_pretrained(self, directory: str | os.PathLike, dtype: torch.dtype | None = None) -> Path:
+        """Write config.json + model.safetensors (atomically each) and adopt the id of the written weights.
+
+        `dtype` (e.g. torch.float16) stores the parameters smaller; buffers such as codebooks stay as they are.
+        """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         metadata = {"format": CHECKPOINT_FORMAT, "format_version": str(CHECKPOINT_FORMAT_VERSION)}
-        write_safetensors(directory / WEIGHTS_FILE, self.state_dict(), metadata)
+        params = {name for name, _ in self.named_parameters()}
+        state = {k: v.to(dtype) if dtype is not None and k in params else v for k, v in self.state_dict().items()}
+        write_safetensors(directory / WEIGHTS_FILE, state, metadata)
         config = {"format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_FORMAT_VERSION, **to_dict(self.cfg)}
         atomic_write_bytes(directory / CONFIG_FILE, (json.dumps(config, indent=2) + "\n").encode())
         self.model_id = weights_model_id(self.cfg.name, directory / WEIGHTS_FILE)
