@@ -39,7 +39,7 @@ class QuantizerConfig:
     num_semantic_codebooks: int = 1
     ema_decay: float = 0.99
     kmeans_init: bool = True
-    threshold_ema_dead_code: float = 2.0
+    threshold_ema_dead_code: float = 0.05  # EMA uses per step; keep well below frames_per_batch / codebook_size
     commitment_weight: float = 1.0
     dropout_probability: float = 0.5
 
