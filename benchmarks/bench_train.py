@@ -1,6 +1,7 @@
 """Training throughput (audio-seconds per second) of recipes on this machine, GAN phase and mel-only phase.
 
     python benchmarks/bench_train.py --recipes tiny cpu_small --steps 6 --threads 2
+    python benchmarks/bench_train.py --recipes cpu_small speech16k --device cuda   # bf16 autocast
 
 Synthetic speech-like crops stand in for data (throughput does not depend on content).
 Recipes are measured interleaved, step by step, so machine noise hits them equally.
@@ -40,14 +41,18 @@ def main() -> None:
     parser.add_argument("--recipes", nargs="+", default=["tiny", "cpu_small"])
     parser.add_argument("--steps", type=int, default=6, help="timed steps per phase (after 2 warm-up steps)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (GPU steps use the recipe's precision: bf16)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     setups = {}
     for name in args.recipes:
         cfg = load_train_config(RECIPES / f"{name}.yaml", ["teacher.kind=phones", "teacher.phones=[a,b,c,d,e,f,g,h]"])
-        setups[name] = (cfg, build_parts(cfg, torch.device("cpu"), {p: i for i, p in enumerate("abcdefgh")}),
+        setups[name] = (cfg, build_parts(cfg, device, {p: i for i, p in enumerate("abcdefgh")}),
                         make_batch(cfg))
-    print(f"# torch {torch.__version__}, {args.threads} threads, {args.steps} timed steps per phase")
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{args.threads} CPU threads"
+    print(f"# torch {torch.__version__}, {where}, {args.steps} timed steps per phase")
     print("| recipe | params G / D | batch x seconds | phase | audio-s per s | s per step |")
     print("| --- | --- | --- | --- | --- | --- |")
     for phase, step in (("mel only", 1), ("GAN", 10**9)):
@@ -55,8 +60,10 @@ def main() -> None:
         for i in range(args.steps + 2):
             for name, (cfg, parts, batch) in setups.items():
                 cfg.loss.mel_only_steps = 0 if phase == "GAN" else 10**9
+                sync()
                 start = time.perf_counter()
                 train_step(parts, batch, step)
+                sync()
                 if i >= 2:
                     times[name].append(time.perf_counter() - start)
         for name, (cfg, parts, batch) in setups.items():

@@ -57,10 +57,10 @@ class ISTFTHead(StreamingModule):
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
 
     def forward(self, x: torch.Tensor, frame_lengths: torch.Tensor | None = None) -> torch.Tensor:
-        mag_log, phase = self.proj(x.transpose(1, 2)).chunk(2, dim=-1)  # [B, F, n_fft/2+1] each
-        mag = torch.exp(mag_log.clamp(max=6.0))
-        spec = torch.polar(mag, phase)
-        frames = torch.fft.irfft(spec, n=self.n_fft, dim=-1) * self.window  # [B, F, n_fft]
+        mag_log, phase = self.proj(x.transpose(1, 2)).float().chunk(2, dim=-1)  # [B, F, n_fft/2+1] each
+        with torch.autocast(x.device.type, enabled=False):  # exp, polar and irfft need float32 under bf16
+            spec = torch.polar(torch.exp(mag_log.clamp(max=6.0)), phase)
+            frames = torch.fft.irfft(spec, n=self.n_fft, dim=-1) * self.window  # [B, F, n_fft]
         if self.streaming_state is not None:
             return self.overlap_add_step(frames)
         return self.overlap_add(frames, frame_lengths)
