@@ -1,0 +1,93 @@
+"""Private argument validation shared by the layouts, and the `CodeBatch` their inverses return."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from codec.tokens import Tokens
+
+
+@dataclass(frozen=True)
+class CodeBatch:
+    """Codes int64 [B, K, F] (zeros past `lengths[b]`) and valid frames `lengths` [B]."""
+
+    codes: torch.Tensor
+    lengths: torch.Tensor
+
+
+def _check_int(name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return value
+
+
+def _check_ids(name: str, ids: object, dim: int) -> torch.Tensor:
+    if not isinstance(ids, torch.Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor, got {type(ids).__name__}")
+    if ids.dim() != dim:
+        shape = "[B, K, F]" if dim == 3 else "[B, N]"
+        raise ValueError(f"{name} must be {shape} ({dim} dims), got shape {tuple(ids.shape)}")
+    if ids.dtype != torch.int64:
+        raise ValueError(f"{name} must be int64, got {ids.dtype}")
+    return ids
+
+
+def _check_lengths(lengths: object, batch: int, maximum: int, device: torch.device, unit: str) -> torch.Tensor:
+    if lengths is None:
+        raise ValueError("lengths [B] is required when passing a raw tensor")
+    if not isinstance(lengths, torch.Tensor):
+        raise ValueError(f"lengths must be a torch.Tensor, got {type(lengths).__name__}")
+    if lengths.shape != (batch,):
+        raise ValueError(f"lengths must have shape [{batch}], got {tuple(lengths.shape)}")
+    if lengths.dtype.is_floating_point or lengths.dtype.is_complex or lengths.dtype == torch.bool:
+        raise ValueError(f"lengths must be an integer tensor, got {lengths.dtype}")
+    lengths = lengths.to(device=device, dtype=torch.int64)
+    if batch and (int(lengths.min()) < 0 or int(lengths.max()) > maximum):
+        raise ValueError(
+            f"lengths must be in [0, {maximum}] {unit}, got min {int(lengths.min())} max {int(lengths.max())}"
+        )
+    return lengths
+
+
+def _unpack(
+    codes: Tokens | torch.Tensor, lengths: torch.Tensor | None, codebook_size: int | None
+) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Codes, int64 lengths on the codes' device, and codebook size from a Tokens or raw arguments."""
+    if isinstance(codes, Tokens):
+        if lengths is not None:
+            raise ValueError("pass lengths only with a raw codes tensor; a Tokens carries its own")
+        if codebook_size is not None and codebook_size != codes.codebook_size:
+            raise ValueError(f"codebook_size {codebook_size} disagrees with the Tokens' {codes.codebook_size}")
+        codes, lengths, codebook_size = codes.codes, codes.lengths, codes.codebook_size
+    codes = _check_ids("codes", codes, 3)
+    if codebook_size is None:
+        raise ValueError("codebook_size is required when passing a raw codes tensor")
+    _check_int("codebook_size", codebook_size, 1)
+    lengths = _check_lengths(lengths, codes.shape[0], codes.shape[2], codes.device, "frames")
+    _check_code_range(codes, lengths, codebook_size)
+    return codes, lengths, codebook_size
+
+
+def _frame_mask(lengths: torch.Tensor, frames: int) -> torch.Tensor:
+    return torch.arange(frames, device=lengths.device)[None, :] < lengths[:, None]
+
+
+def _check_code_range(codes: torch.Tensor, lengths: torch.Tensor, codebook_size: int) -> None:
+    bad = _frame_mask(lengths, codes.shape[2])[:, None, :] & ((codes < 0) | (codes >= codebook_size))
+    if bool(bad.any()):
+        b, k, f = (int(i) for i in bad.nonzero()[0])
+        raise ValueError(f"codes[{b}, {k}, {f}] = {int(codes[b, k, f])} is outside [0, {codebook_size})")
+
+
+def _check_pad(name: str, pad_id: int, low: int, high: int) -> None:
+    if isinstance(pad_id, bool) or not isinstance(pad_id, int):
+        raise ValueError(f"{name} must be an int, got {pad_id!r}")
+    if low <= pad_id < high:
+        raise ValueError(f"{name} {pad_id} collides with the audio id range [{low}, {high}); pick an id outside it")
+
+
+def _first_bad(bad: torch.Tensor) -> tuple[int, int]:
+    b, p = (int(i) for i in bad.nonzero()[0])
+    return b, p

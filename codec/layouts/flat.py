@@ -1,0 +1,94 @@
+"""Frame-major flattening of codes [B, K, F] to ids [B, K * F] (`flatten`) and its inverse (`unflatten`)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from codec.layouts._checks import (
+    CodeBatch,
+    _check_ids,
+    _check_int,
+    _check_lengths,
+    _check_pad,
+    _first_bad,
+    _frame_mask,
+    _unpack,
+)
+from codec.tokens import Tokens
+
+
+@dataclass(frozen=True)
+class FlatTokens:
+    """Frame-major interleaved ids [B, K * F]; `lengths` counts ids (valid frames * K)."""
+
+    ids: torch.Tensor
+    lengths: torch.Tensor
+    num_codebooks: int
+    codebook_size: int
+    offset: int
+    pad_id: int
+
+
+def flatten(
+    codes: Tokens | torch.Tensor,
+    lengths: torch.Tensor | None = None,
+    *,
+    codebook_size: int | None = None,
+    offset: int = 0,
+    pad_id: int = -1,
+) -> FlatTokens:
+    """Interleave codebooks frame-major (f0k0, f0k1, ..., f1k0, ...) with per-codebook id offsets."""
+    codes, lengths, size = _unpack(codes, lengths, codebook_size)
+    _check_int("offset", offset, 0)
+    batch, books, frames = codes.shape
+    _check_pad("pad_id", pad_id, offset, offset + books * size)
+    starts = offset + size * torch.arange(books, device=codes.device, dtype=torch.int64)
+    ids = (codes + starts[None, :, None]).transpose(1, 2).reshape(batch, frames * books)
+    flat_lengths = lengths * books
+    ids = ids.masked_fill(~_frame_mask(flat_lengths, frames * books), pad_id)
+    return FlatTokens(ids, flat_lengths, books, size, offset, pad_id)
+
+
+def unflatten(
+    flat: FlatTokens | torch.Tensor,
+    lengths: torch.Tensor | None = None,
+    *,
+    num_codebooks: int | None = None,
+    codebook_size: int | None = None,
+    offset: int = 0,
+) -> CodeBatch:
+    """Invert `flatten`: ids [B, N] back to codes [B, K, ceil(N / K)], validating every id."""
+    if isinstance(flat, FlatTokens):
+        if lengths is not None or num_codebooks is not None or codebook_size is not None:
+            raise ValueError("pass lengths/num_codebooks/codebook_size only with a raw ids tensor")
+        ids, lengths, books, size, offset = flat.ids, flat.lengths, flat.num_codebooks, flat.codebook_size, flat.offset
+    else:
+        ids, books, size = flat, num_codebooks, codebook_size
+        if books is None or size is None:
+            raise ValueError("num_codebooks and codebook_size are required with a raw ids tensor")
+    ids = _check_ids("ids", ids, 2)
+    _check_int("num_codebooks", books, 1)
+    _check_int("codebook_size", size, 1)
+    _check_int("offset", offset, 0)
+    batch, width = ids.shape
+    lengths = _check_lengths(lengths, batch, width, ids.device, "ids")
+    if bool((lengths % books != 0).any()):
+        b = int((lengths % books != 0).nonzero()[0])
+        raise ValueError(f"lengths[{b}] = {int(lengths[b])} is not a multiple of num_codebooks {books}")
+    frames = math.ceil(width / books)
+    ids = torch.nn.functional.pad(ids, (0, frames * books - width))
+    position = torch.arange(frames * books, device=ids.device)
+    low = offset + size * (position % books)
+    valid = _frame_mask(lengths, frames * books)
+    bad = valid & ((ids < low) | (ids >= low + size))
+    if bool(bad.any()):
+        b, p = _first_bad(bad)
+        lo = int(low[p])
+        raise ValueError(
+            f"ids[{b}, {p}] = {int(ids[b, p])} is outside codebook {p % books}'s range [{lo}, {lo + size})"
+        )
+    codes = (ids - low).masked_fill(~valid, 0).reshape(batch, frames, books).transpose(1, 2).contiguous()
+    return CodeBatch(codes, lengths // books)
