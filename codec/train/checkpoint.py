@@ -8,6 +8,7 @@ RNG states, step; loadable with `torch.load(weights_only=True)`) and the resolve
 from __future__ import annotations
 
 import io
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -19,6 +20,7 @@ from codec.fileio import atomic_write_bytes
 from codec.weights import load_state_strict, read_safetensors, unfold_weight_norm_state, write_safetensors
 
 LATEST = "latest"
+log = logging.getLogger("codec.train")
 
 
 def save_checkpoint(run_dir: Path, step: int, generator, discriminator, aux, trainer_state: dict,
@@ -71,7 +73,12 @@ def load_modules(path: Path, generator, discriminator=None, aux=None) -> None:
         load_state_strict(discriminator, read_safetensors(path / "discriminator.safetensors"),
                           str(path / "discriminator.safetensors"))
     if aux is not None and (path / "aux.safetensors").is_file():
-        load_state_strict(aux, read_safetensors(path / "aux.safetensors"), str(path / "aux.safetensors"))
+        heads, own = read_safetensors(path / "aux.safetensors"), aux.state_dict()
+        if heads.keys() == own.keys() and all(heads[k].shape == own[k].shape for k in own):
+            load_state_strict(aux, heads, str(path / "aux.safetensors"))
+        else:
+            log.warning("%s: teacher heads not loaded (trained for another teacher or phone set); they start fresh",
+                        path / "aux.safetensors")
 
 
 def _prune(root: Path, keep_last: int) -> None:

@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader
 from codec.data.dataset import CropDataset, StepSampler, collate
 from codec.data.manifest import read_utterances
 from codec.discriminators import MultiDiscriminator
+from codec.hub import resolve
 from codec.losses import DistillationHead, MultiResolutionSTFTLoss, MultiScaleMelLoss, PhoneHead
 from codec.models.codec import Codec
 from codec.models.teachers import build_teacher
@@ -54,7 +55,7 @@ def train(cfg: TrainConfig) -> TrainResult:
         step = resume(parts, resume_from)
         log.info("resumed from %s at step %d", resume_from, step)
     elif cfg.init_from:
-        load_modules(Path(cfg.init_from), parts.model, parts.discriminator, parts.aux)
+        load_modules(resolve(cfg.init_from), parts.model, parts.discriminator, parts.aux)
         log.info("initialised from %s", cfg.init_from)
 
     model_cfg = cfg.model
