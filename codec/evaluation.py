@@ -368,7 +368,8 @@ def load_transcriber(directory: str | Path) -> Transcriber:
     whisper = WhisperModel(str(directory), device="cpu", compute_type="int8")
 
     def transcribe(audio: np.ndarray) -> str:
-        segments, _ = whisper.transcribe(audio.astype(np.float32), beam_size=1)
+        # Greedy only: the default temperature fallback samples, so WER would change between runs.
+        segments, _ = whisper.transcribe(audio.astype(np.float32), beam_size=1, temperature=0.0)
         return " ".join(s.text.strip() for s in segments)
 
     return transcribe
