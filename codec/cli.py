@@ -38,7 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Turn tokens files back into audio (exact original length).")
     det.add_argument("inputs", nargs="+", metavar="TOKENS", help="tokens file, directory, glob or manifest")
     det.add_argument("-o", "--out-dir", required=True, type=Path, help="where audio files are written")
-    det.add_argument("--model", required=True, help="checkpoint (directory, registered name, hf:// or URL) the tokens came from")
+    det.add_argument("--model", default=None,
+                     help="checkpoint (directory, registered name, hf:// or URL) the tokens came from "
+                          "(default: the registered model named in the tokens' model id)")
     det.add_argument("--format", default="wav", choices=["wav", "flac", "ogg"], help="output audio format")
     _add_job_options(det)
 
@@ -83,13 +85,33 @@ def _run_job(args: argparse.Namespace, suffix: str, extensions: tuple[str, ...],
         report.failed.append((spec, reason))
         print(f"error: {spec}: {reason}", file=sys.stderr)
     planned = plan_outputs(collected.items, args.out_dir, suffix, args.force, args.skip_existing, report)
-    model = Codec.from_pretrained(args.model, device=args.device)
+    model = Codec.from_pretrained(args.model or _model_named_in_tokens(planned), device=args.device)
     work(model, planned, report)
     errors = write_errors(args.out_dir, report)
     print(f"{len(report.written)} written, {len(report.failed)} failed"
           + (f" (see {errors})" if report.failed else "") + f", {report.audio_seconds / 3600:.3f} h of audio",
           file=sys.stderr)
     return 1 if report.failed else 0
+
+
+def _model_named_in_tokens(planned: list) -> str:
+    """The model name recorded in the first readable tokens file (model id NAME@sha256-prefix)."""
+    from codec.hub import resolve
+    from codec.tokens import Tokens
+
+    for item, _ in planned:
+        try:
+            model_id = Tokens.load(item.path).model_id
+        except (OSError, ValueError):
+            continue  # reported per file later
+        name = model_id.split("@")[0]
+        try:
+            resolve(name)
+        except (FileNotFoundError, ValueError) as err:
+            raise ValueError(f"{item.path}: made by model {model_id!r}, which is not a registered name "
+                             f"({err}); pass --model") from None
+        return name
+    raise ValueError("no readable tokens file names a model; pass --model")
 
 
 def _tokenize(args: argparse.Namespace) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -91,3 +92,20 @@ def test_finetune_recipe_continues_from_the_shipped_release(tmp_path):
     ])
     result = train(cfg)
     assert result.step == 1 and "loss/adversarial" in result.metrics
+
+
+def test_detokenize_finds_the_registered_model_from_the_tokens(tmp_path, capsys):
+    from codec.cli import main
+
+    sf.write(tmp_path / "a.wav", speechlike(0.7, 16000).numpy(), 16000)
+    assert main(["tokenize", str(tmp_path / "a.wav"), "-o", str(tmp_path / "tok"), "--model", SHIPPED]) == 0
+    assert main(["detokenize", str(tmp_path / "tok"), "-o", str(tmp_path / "wav")]) == 0
+    assert sf.info(tmp_path / "wav" / "a.wav").frames == 11200
+
+    capsys.readouterr()
+    tokens = codec.Tokens.load(tmp_path / "tok" / "a.safetensors")
+    (tmp_path / "other").mkdir()
+    dataclasses.replace(tokens, model_id="not-registered@0123456789ab").save(tmp_path / "other" / "b.safetensors")
+    assert main(["detokenize", str(tmp_path / "other"), "-o", str(tmp_path / "wav2")]) == 2
+    err = capsys.readouterr().err
+    assert "not-registered" in err and "pass --model" in err
