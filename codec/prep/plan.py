@@ -1,0 +1,90 @@
+"""Planning a run and resuming it: rank split, sorted item list, plan.json record and check, half-done shards."""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from codec.fileio import atomic_write_bytes
+from codec.inputs import collect_inputs
+from codec.models.codec import Codec
+from codec.prep.hf import _hf_items, _is_hf_dataset
+from codec.prep.layout import PLAN_FILE, PREP_FORMAT, PREP_FORMAT_VERSION, _read_json, done_name, shard_name
+from codec.prep.model import _codes_dtype
+from codec.prep.records import PrepItem
+
+
+def resolve_rank(rank: int | None = None, world_size: int | None = None) -> tuple[int, int]:
+    """(rank, world_size): arguments, else torchrun's RANK / WORLD_SIZE, else (0, 1)."""
+    rank = int(os.environ.get("RANK", 0)) if rank is None else int(rank)
+    world_size = int(os.environ.get("WORLD_SIZE", 1)) if world_size is None else int(world_size)
+    if world_size < 1 or not 0 <= rank < world_size:
+        raise ValueError(f"need 0 <= rank < world_size, got rank={rank}, world_size={world_size}")
+    return rank, world_size
+
+
+def owned_shards(num_shards: int, rank: int, world_size: int) -> list[int]:
+    """Shard i belongs to rank i % world_size."""
+    return list(range(rank, num_shards, world_size))
+
+
+def plan_items(inputs: Any) -> tuple[list[PrepItem], list[tuple[str, str]]]:
+    """Sorted items (by id, then path; repeated ids marked as errors) and the input specs that failed."""
+    if _is_hf_dataset(inputs):
+        items, spec_errors = _hf_items(inputs), []
+    else:
+        specs = [str(inputs)] if isinstance(inputs, (str, os.PathLike)) else [str(s) for s in inputs]
+        collected = collect_inputs(specs)
+        items = [PrepItem(i.relative.with_suffix("").as_posix(), str(i.path), str(i.path), i.text, i.speaker)
+                 for i in collected.items]
+        spec_errors = list(collected.errors)
+    items.sort(key=lambda item: (item.id, item.path))
+    seen: dict[str, str] = {}
+    for n, item in enumerate(items):
+        if item.id in seen:
+            items[n] = replace(item, error=f"duplicate id {item.id!r} (also {seen[item.id]})")
+        seen.setdefault(item.id, item.path)
+    return items, spec_errors
+
+
+def _plan_record(codec: Codec, sha: str | None, k: int, items: list[PrepItem], shard_size: int,
+                 num_shards: int, spec_errors: list[tuple[str, str]]) -> dict:
+    digest = hashlib.sha256("".join(f"{i.id}\t{i.path}\n" for i in items).encode()).hexdigest()
+    model = {
+        "model_id": codec.model_id, "checkpoint_sha256": sha, "num_codebooks": k,
+        "model_num_codebooks": codec.num_codebooks,
+        "num_semantic_codebooks": min(codec.cfg.quantizer.num_semantic_codebooks, k),
+        "codebook_size": codec.codebook_size, "frame_rate": codec.frame_rate, "sample_rate": codec.sample_rate,
+        "codes_dtype": np.dtype(_codes_dtype(codec.codebook_size)).name,
+    }
+    return {"format": PREP_FORMAT, "format_version": PREP_FORMAT_VERSION, "model": model, "num_items": len(items),
+            "items_sha256": digest, "shard_size": shard_size, "num_shards": num_shards,
+            "input_errors": [list(e) for e in spec_errors]}
+
+
+def _write_or_check_plan(out_dir: Path, plan: dict) -> None:
+    path = out_dir / PLAN_FILE
+    if path.is_file():
+        old = _read_json(path)
+        changed = [key for key in ("model", "items_sha256", "shard_size", "num_shards") if old.get(key) != plan[key]]
+        if changed:
+            raise ValueError(f"{out_dir} holds a prep run with a different {', '.join(changed)}; "
+                             "use a new output directory (or delete it) to start over")
+        return
+    atomic_write_bytes(path, (json.dumps(plan, indent=2) + "\n").encode())
+
+
+def _remove_leftovers(out_dir: Path, index: int) -> None:
+    """Delete a half-finished shard: temp files, and a parquet whose done marker never came."""
+    for name in (shard_name(index), done_name(index)):
+        for tmp in glob.glob(str(out_dir / f".{glob.escape(name)}.*.tmp*")):
+            Path(tmp).unlink(missing_ok=True)
+    (out_dir / shard_name(index)).unlink(missing_ok=True)
+    (out_dir / done_name(index)).unlink(missing_ok=True)
