@@ -91,3 +91,24 @@ def _check_pad(name: str, pad_id: int, low: int, high: int) -> None:
 def _first_bad(bad: torch.Tensor) -> tuple[int, int]:
     b, p = (int(i) for i in bad.nonzero()[0])
     return b, p
+
+
+def _unpack_ids(
+    source: object, result_type: type, lengths: torch.Tensor | None, num_codebooks: int | None,
+    codebook_size: int | None, offset: int,
+) -> tuple[torch.Tensor, torch.Tensor, int, int, int]:
+    """Validated (ids [B, N], lengths, num_codebooks, codebook_size, offset) of a layout result or raw ids."""
+    if isinstance(source, result_type):
+        if lengths is not None or num_codebooks is not None or codebook_size is not None:
+            raise ValueError("pass lengths/num_codebooks/codebook_size only with a raw ids tensor")
+        ids, lengths = source.ids, source.lengths
+        books, size, offset = source.num_codebooks, source.codebook_size, source.offset
+    else:
+        ids, books, size = source, num_codebooks, codebook_size
+        if books is None or size is None:
+            raise ValueError("num_codebooks and codebook_size are required with a raw ids tensor")
+    ids = _check_ids("ids", ids, 2)
+    _check_int("num_codebooks", books, 1)
+    _check_int("codebook_size", size, 1)
+    _check_int("offset", offset, 0)
+    return ids, _check_lengths(lengths, ids.shape[0], ids.shape[1], ids.device, "ids"), books, size, offset

@@ -9,13 +9,12 @@ import torch
 
 from codec.layouts._checks import (
     CodeBatch,
-    _check_ids,
     _check_int,
-    _check_lengths,
     _check_pad,
     _first_bad,
     _frame_mask,
     _unpack,
+    _unpack_ids,
 )
 from codec.tokens import Tokens
 
@@ -61,20 +60,8 @@ def unflatten(
     offset: int = 0,
 ) -> CodeBatch:
     """Invert `flatten`: ids [B, N] back to codes [B, K, ceil(N / K)], validating every id."""
-    if isinstance(flat, FlatTokens):
-        if lengths is not None or num_codebooks is not None or codebook_size is not None:
-            raise ValueError("pass lengths/num_codebooks/codebook_size only with a raw ids tensor")
-        ids, lengths, books, size, offset = flat.ids, flat.lengths, flat.num_codebooks, flat.codebook_size, flat.offset
-    else:
-        ids, books, size = flat, num_codebooks, codebook_size
-        if books is None or size is None:
-            raise ValueError("num_codebooks and codebook_size are required with a raw ids tensor")
-    ids = _check_ids("ids", ids, 2)
-    _check_int("num_codebooks", books, 1)
-    _check_int("codebook_size", size, 1)
-    _check_int("offset", offset, 0)
+    ids, lengths, books, size, offset = _unpack_ids(flat, FlatTokens, lengths, num_codebooks, codebook_size, offset)
     batch, width = ids.shape
-    lengths = _check_lengths(lengths, batch, width, ids.device, "ids")
     if bool((lengths % books != 0).any()):
         b = int((lengths % books != 0).nonzero()[0])
         raise ValueError(f"lengths[{b}] = {int(lengths[b])} is not a multiple of num_codebooks {books}")

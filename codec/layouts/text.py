@@ -10,12 +10,11 @@ import torch
 
 from codec.layouts._checks import (
     CodeBatch,
-    _check_ids,
     _check_int,
-    _check_lengths,
     _check_pad,
     _frame_mask,
     _unpack,
+    _unpack_ids,
 )
 from codec.tokens import Tokens
 
@@ -127,21 +126,9 @@ def deinterleave(
     offset: int = 0,
 ) -> CodeBatch:
     """Drop text ids (anything outside the audio id range) and recover semantic codes [B, S, max frames]."""
-    if isinstance(interleaved, InterleavedTokens):
-        if lengths is not None or num_codebooks is not None or codebook_size is not None:
-            raise ValueError("pass lengths/num_codebooks/codebook_size only with a raw ids tensor")
-        ids, lengths = interleaved.ids, interleaved.lengths
-        books, size, offset = interleaved.num_codebooks, interleaved.codebook_size, interleaved.offset
-    else:
-        ids, books, size = interleaved, num_codebooks, codebook_size
-        if books is None or size is None:
-            raise ValueError("num_codebooks and codebook_size are required with a raw ids tensor")
-    ids = _check_ids("ids", ids, 2)
-    _check_int("num_codebooks", books, 1)
-    _check_int("codebook_size", size, 1)
-    _check_int("offset", offset, 0)
+    ids, lengths, books, size, offset = _unpack_ids(interleaved, InterleavedTokens, lengths, num_codebooks,
+                                                    codebook_size, offset)
     batch, width = ids.shape
-    lengths = _check_lengths(lengths, batch, width, ids.device, "ids")
     valid = _frame_mask(lengths, width)
     is_audio = valid & (ids >= offset) & (ids < offset + books * size)
     counts = is_audio.sum(1)
