@@ -94,8 +94,8 @@ def _run_job(args: argparse.Namespace, suffix: str, extensions: tuple[str, ...],
     return 1 if report.failed else 0
 
 
-def _model_named_in_tokens(planned: list) -> str:
-    """The model name recorded in the first readable tokens file (model id NAME@sha256-prefix)."""
+def _model_named_in_tokens(planned: list) -> Path:
+    """The checked directory of the registered model named in the first readable tokens file (NAME@sha256-prefix)."""
     from codec.hub import resolve
     from codec.tokens import Tokens
 
@@ -104,13 +104,11 @@ def _model_named_in_tokens(planned: list) -> str:
             model_id = Tokens.load(item.path).model_id
         except (OSError, ValueError):
             continue  # reported per file later
-        name = model_id.split("@")[0]
         try:
-            resolve(name)
+            return resolve(model_id.split("@")[0])
         except (FileNotFoundError, ValueError) as err:
             raise ValueError(f"{item.path}: made by model {model_id!r}, which is not a registered name "
                              f"({err}); pass --model") from None
-        return name
     raise ValueError("no readable tokens file names a model; pass --model")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -45,9 +46,12 @@ def test_load_by_name_offline_round_trip(tmp_path, monkeypatch):
 
 
 def test_non_editable_install_loads_the_shipped_model(tmp_path):
-    wheel_dir, target = tmp_path / "wheel", tmp_path / "site"
+    wheel_dir, target, source = tmp_path / "wheel", tmp_path / "site", tmp_path / "src"
+    # Build from a copy: setuptools writes build/ into the source tree and reuses stale files found there.
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "data", "runs", "build", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis"))
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                            "-w", str(wheel_dir), str(ROOT)], capture_output=True, text=True)
+                            "-w", str(wheel_dir), str(source)], capture_output=True, text=True)
     assert build.returncode == 0, build.stderr[-2000:]
     (wheel,) = wheel_dir.glob("speechcodec-*.whl")
     install = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target),
