@@ -51,6 +51,8 @@ class Scores:
     si_sdr: float | None
     pesq: float | None
     stoi: float | None
+    dnsmos: float | None = None
+    speaker_sim: float | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,7 @@ class EvalReport:
     codebooks: list[CodebookStats]
     notes: list[str] = field(default_factory=list)
     missing_metrics: list[str] = field(default_factory=list)
+    original_dnsmos: float | None = None
     command: str = ""
     example: Example | None = None
 
@@ -165,12 +168,15 @@ def baseline_systems(baselines: Sequence[Baseline]) -> list[System]:
     return [System(b.name, "baseline", b.kbps, baseline=b) for b in baselines]
 
 
+OPTIONAL_METRICS = {"pesq": "PESQ", "pystoi": "STOI", "speechmos": "DNSMOS", "resemblyzer": "speaker similarity"}
+
+
 class Scorer:
-    """Computes Scores for (reference, estimate) pairs; PESQ/STOI only when their packages exist."""
+    """Computes Scores for (reference, estimate) pairs; the optional metrics only when their packages exist."""
 
     def __init__(self, sample_rate: int) -> None:
         self.sample_rate = sample_rate
-        self.missing = [name for name in ("pesq", "pystoi") if importlib.util.find_spec(name) is None]
+        self.missing = [name for name in OPTIONAL_METRICS if importlib.util.find_spec(name) is None]
         self.failures: dict[str, int] = {}
 
     def __call__(self, ref: torch.Tensor, est: torch.Tensor) -> Scores:
@@ -182,7 +188,13 @@ class Scorer:
             si_sdr=metrics.si_sdr(ref, est),
             pesq=self._optional("pesq", lambda: metrics.pesq_wb(ref, est, sr)),
             stoi=self._optional("pystoi", lambda: metrics.stoi(ref, est, sr)),
+            dnsmos=self._optional("speechmos", lambda: metrics.dnsmos(est, sr)),
+            speaker_sim=self._optional("resemblyzer", lambda: metrics.speaker_similarity(ref, est, sr)),
         )
+
+    def reference(self, ref: torch.Tensor) -> float | None:
+        """DNSMOS of the original itself (the ceiling for the no-reference score)."""
+        return self._optional("speechmos", lambda: metrics.dnsmos(ref, self.sample_rate))
 
     def _optional(self, package: str, compute: Callable[[], float]) -> float | None:
         """The value, or None when the package is missing or the metric refuses this pair."""
@@ -260,6 +272,7 @@ def evaluate(
     files: list[FileScore] = []
     asr_audio: dict[str, list[np.ndarray]] = {}
     example = None
+    reference_mos: list[float | None] = []
     for item in tqdm(items, desc="codec eval", unit="file", disable=not progress):
         wav, lengths = prepare_batch([item.path], None, sr)
         ref = wav[0, 0]
@@ -267,6 +280,7 @@ def evaluate(
         acc.add(tokens.codes[0, :, : int(tokens.lengths[0])].cpu(), item.alignment, model.frame_rate)
         outputs = {s.name: _reconstruct(model, tokens, ref, s) for s in systems}
         files.extend(FileScore(item.id, name, scorer(ref, est)) for name, est in outputs.items())
+        reference_mos.append(scorer.reference(ref))
         by_role = {s.role: outputs[s.name] for s in systems if s.role}
         coarse, full = _role_audio(by_role, "coarse"), _role_audio(by_role, "full")
         if example is None:
@@ -283,7 +297,8 @@ def evaluate(
     return EvalReport(
         model_id=model.model_id, model_config=_config_dict(model), sample_rate=sr, frame_rate=model.frame_rate,
         num_files=len(items), systems=summaries, files=files, codebooks=acc.stats(num_semantic), notes=notes,
-        missing_metrics=sorted({"pesq": "PESQ", "pystoi": "STOI"}[m] for m in scorer.missing), example=example,
+        missing_metrics=sorted(OPTIONAL_METRICS[m] for m in scorer.missing), example=example,
+        original_dnsmos=_mean(reference_mos),
     )
 
 

@@ -12,6 +12,7 @@ from codec.metrics.codebooks import (
     empirical_bitrate,
     usage_from_counts,
 )
+from codec.metrics.perceptual import dnsmos, speaker_embedding, speaker_similarity
 from codec.metrics.phones import frame_phone_labels, phone_purity, pnmi
 from codec.metrics.spectral import STFTDistance, log_mel_distance, multiscale_log_mel_distance, stft_distance
 from codec.metrics.waveform import pesq_wb, si_sdr, stoi
@@ -21,6 +22,7 @@ __all__ = [
     "STFTDistance",
     "codebook_counts",
     "codebook_usage",
+    "dnsmos",
     "empirical_bitrate",
     "frame_phone_labels",
     "log_mel_distance",
@@ -29,6 +31,8 @@ __all__ = [
     "phone_purity",
     "pnmi",
     "si_sdr",
+    "speaker_embedding",
+    "speaker_similarity",
     "stft_distance",
     "stoi",
     "usage_from_counts",
