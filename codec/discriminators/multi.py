@@ -19,7 +19,8 @@ class DiscriminatorConfig:
 
     channels: first-layer width of every sub-discriminator (period discriminators grow it x4 per layer
     up to `period_max_channels`; STFT discriminators keep it). stft_bands: fractional frequency bands,
-    or None for no band split.
+    or None for no band split. crop_seconds > 0: the discriminators judge one random sub-crop of that
+    length per step (same window for real and fake) instead of the whole segment: cheaper GAN steps.
     """
 
     periods: tuple[int, ...] = (2, 3, 5, 7, 11)
@@ -28,6 +29,7 @@ class DiscriminatorConfig:
     period_max_channels: int = 1024
     stft_hop_factor: float = 0.25
     stft_bands: tuple[Band, ...] | None = DEFAULT_BANDS
+    crop_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "periods", tuple(int(p) for p in self.periods))

@@ -51,7 +51,7 @@ class LossConfig:
 
 @dataclass
 class TrainConfig:
-    """A whole training run."""
+    """A whole training run; `max_cpu_seconds` > 0 also stops it after that much CPU time of the process (A/B runs)."""
 
     model: CodecConfig = field(default_factory=CodecConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -62,6 +62,7 @@ class TrainConfig:
     out_dir: str = "runs/default"
     init_from: str = ""
     max_steps: int = 1000
+    max_cpu_seconds: float = 0.0
     log_every: int = 10
     eval_every: int = 200
     checkpoint_every: int = 500

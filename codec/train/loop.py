@@ -49,10 +49,10 @@ def train(cfg: TrainConfig) -> TrainResult:
     utterances = read_utterances(cfg.data.train_manifest)
     phone_ids = _phone_inventory(cfg, utterances)
     parts = build_parts(cfg, info.device, phone_ids)
-    step = 0
+    step, cpu_spent = 0, 0.0
     resume_from = latest_checkpoint(run_dir)
     if resume_from is not None:
-        step = resume(parts, resume_from)
+        step, cpu_spent = resume(parts, resume_from)
         log.info("resumed from %s at step %d", resume_from, step)
     elif cfg.init_from:
         load_modules(resolve(cfg.init_from), parts.model, parts.discriminator, parts.aux)
@@ -72,6 +72,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     checkpoint = None
     skipped = 0
     started, seen_seconds = time.time(), 0.0
+    cpu_start = time.process_time() - cpu_spent  # CPU of every thread of this process, across resumes
     for batch in loader:
         step += 1
         torch.manual_seed(cfg.seed * 7919 + 1000 * info.rank + step)  # per rank, per step: resume-exact
@@ -81,23 +82,32 @@ def train(cfg: TrainConfig) -> TrainResult:
             continue
         metrics = train_step(parts, batch, step)
         seen_seconds += float(batch.lengths.sum()) / model_cfg.sample_rate
-        if step % cfg.log_every == 0 or step == cfg.max_steps:
+        cpu_spent = time.process_time() - cpu_start
+        out_of_budget = _any_rank(0 < cfg.max_cpu_seconds <= cpu_spent, info.device)
+        last = step == cfg.max_steps or out_of_budget
+        if step % cfg.log_every == 0 or last:
             metrics["data/skipped_items"] = float(skipped)
+            metrics["speed/cpu_seconds"] = cpu_spent
             metrics["speed/audio_seconds_per_second"] = seen_seconds / max(time.time() - started, 1e-9)
             metrics = all_reduce_mean(metrics, info.device)
             logger.scalars(step, metrics)
             if info.is_main:
                 log.info("step %d %s", step, _short(metrics))
-        if cfg.data.valid_manifest and (step % cfg.eval_every == 0 or step in (1, cfg.max_steps)):
+        if cfg.data.valid_manifest and (step % cfg.eval_every == 0 or step == 1 or last):
             if info.is_main:
                 scores = evaluate(parts.model, cfg, logger, step, phone_ids)
                 log.info("eval step %d %s", step, _short(scores))
             barrier()
-        if step % cfg.checkpoint_every == 0 or step == cfg.max_steps:
+        if step % cfg.checkpoint_every == 0 or last:
             if info.is_main:
                 checkpoint = save_checkpoint(run_dir, step, parts.model, parts.discriminator, parts.aux,
-                                             trainer_state(parts, step), train_config_dict(cfg), cfg.keep_last)
+                                             trainer_state(parts, step, cpu_spent), train_config_dict(cfg),
+                                             cfg.keep_last)
             barrier()
+        if out_of_budget:
+            log.info("stopping at step %d: %.0f CPU seconds used (max_cpu_seconds=%g)", step, cpu_spent,
+                     cfg.max_cpu_seconds)
+            break
     logger.close()
     if info.world_size > 1:
         check_replicas(parts, info.device)
@@ -164,10 +174,11 @@ def lr_factor(cfg: TrainConfig, step: int) -> float:
     return 1.0
 
 
-def trainer_state(parts: TrainParts, step: int) -> dict:
+def trainer_state(parts: TrainParts, step: int, cpu_seconds: float = 0.0) -> dict:
     """Everything besides weights that resuming needs (tensors, numbers and dicts only)."""
     return {
         "step": step,
+        "cpu_seconds": cpu_seconds,
         "opt_g": parts.opt_g.state_dict(),
         "opt_d": parts.opt_d.state_dict(),
         "sched_g": parts.sched_g.state_dict(),
@@ -175,15 +186,15 @@ def trainer_state(parts: TrainParts, step: int) -> dict:
     }
 
 
-def resume(parts: TrainParts, path: Path) -> int:
-    """Load a checkpoint into `parts`; returns its step."""
+def resume(parts: TrainParts, path: Path) -> tuple[int, float]:
+    """Load a checkpoint into `parts`; returns its step and the CPU seconds spent to reach it."""
     load_modules(path, parts.model, parts.discriminator, parts.aux)
     state = load_trainer_state(path)
     parts.opt_g.load_state_dict(state["opt_g"])
     parts.opt_d.load_state_dict(state["opt_d"])
     parts.sched_g.load_state_dict(state["sched_g"])
     parts.sched_d.load_state_dict(state["sched_d"])
-    return int(state["step"])
+    return int(state["step"]), float(state.get("cpu_seconds", 0.0))
 
 
 def _phone_inventory(cfg: TrainConfig, utterances) -> dict[str, int] | None:
@@ -196,12 +207,17 @@ def _phone_inventory(cfg: TrainConfig, utterances) -> dict[str, int] | None:
 
 
 def _any_rank_empty(batch, device: torch.device) -> bool:
+    return _any_rank(batch.audio.shape[0] == 0, device)
+
+
+def _any_rank(flag: bool, device: torch.device) -> bool:
+    """True on every rank when `flag` is true on at least one."""
     import torch.distributed as dist
 
-    empty = torch.tensor([float(batch.audio.shape[0] == 0)], device=device)
+    value = torch.tensor([float(flag)], device=device)
     if dist.is_initialized():
-        dist.all_reduce(empty)
-    return bool(empty.item() > 0)
+        dist.all_reduce(value)
+    return bool(value.item() > 0)
 
 
 def _count(module: nn.Module) -> int:

@@ -60,9 +60,10 @@ def train_step(parts: TrainParts, batch: Batch, step: int) -> dict[str, float]:
     metrics: dict[str, float] = {}
 
     use_gan = gan_active(cfg, step)
+    window = _judge_window(cfg, audio.shape[-1], parts.model.sample_rate)
     if use_gan:
         with autocast:
-            real, fake = _judge(parts.discriminator, audio, recon.detach())
+            real, fake = _judge(parts.discriminator, audio[..., window], recon.detach()[..., window])
         loss_d = discriminator_loss(real[0], fake[0], cfg.loss.gan)
         parts.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
@@ -82,7 +83,7 @@ def train_step(parts: TrainParts, batch: Batch, step: int) -> dict[str, float]:
         losses["loss/distill"] = semantic
     if use_gan:
         with autocast:
-            real, fake = _judge(parts.discriminator, audio, recon)
+            real, fake = _judge(parts.discriminator, audio[..., window], recon[..., window])
         losses["loss/adversarial"] = generator_adversarial_loss(fake[0], cfg.loss.gan)
         losses["loss/feature"] = feature_matching_loss(real[1], fake[1])
     total = sum(cfg.loss.weights.get(name, 0.0) * value for name, value in losses.items())
@@ -113,6 +114,15 @@ def semantic_loss(parts: TrainParts, out, batch: Batch, audio: torch.Tensor, len
     else:
         teacher = batch.teacher.to(parts.device)
     return parts.aux["distill"](out.semantic_quantized.float(), teacher.float(), out.frame_lengths, teacher_layout="btd")
+
+
+def _judge_window(cfg: TrainConfig, num_samples: int, sample_rate: int) -> slice:
+    """The samples the discriminators see this step: a random sub-crop, or everything (crop_seconds 0)."""
+    crop = int(round(cfg.discriminator.crop_seconds * sample_rate))
+    if crop <= 0 or crop >= num_samples:
+        return slice(None)
+    start = int(torch.randint(0, num_samples - crop + 1, (1,)))  # seeded per step by the loop
+    return slice(start, start + crop)
 
 
 def _judge(disc: MultiDiscriminator, real: torch.Tensor, fake: torch.Tensor):
