@@ -174,9 +174,10 @@ OPTIONAL_METRICS = {"pesq": "PESQ", "pystoi": "STOI", "speechmos": "DNSMOS", "re
 class Scorer:
     """Computes Scores for (reference, estimate) pairs; the optional metrics only when their packages exist."""
 
-    def __init__(self, sample_rate: int) -> None:
+    def __init__(self, sample_rate: int, perceptual: bool = True) -> None:
         self.sample_rate = sample_rate
         self.missing = [name for name in OPTIONAL_METRICS if importlib.util.find_spec(name) is None]
+        self.skipped = [] if perceptual else ["speechmos", "resemblyzer"]
         self.failures: dict[str, int] = {}
 
     def __call__(self, ref: torch.Tensor, est: torch.Tensor) -> Scores:
@@ -197,8 +198,8 @@ class Scorer:
         return self._optional("speechmos", lambda: metrics.dnsmos(ref, self.sample_rate))
 
     def _optional(self, package: str, compute: Callable[[], float]) -> float | None:
-        """The value, or None when the package is missing or the metric refuses this pair."""
-        if package in self.missing:
+        """The value, or None when the package is missing or skipped, or the metric refuses this pair."""
+        if package in self.missing or package in self.skipped:
             return None
         try:
             return compute()
@@ -261,6 +262,7 @@ def evaluate(
     baselines: Sequence[Baseline] = (),
     transcriber: Transcriber | None = None,
     progress: bool = True,
+    perceptual: bool = True,
 ) -> EvalReport:
     """Score the codec at each k (coarse and full always) and the baselines on every item."""
     if not items:
@@ -268,7 +270,7 @@ def evaluate(
     sr, num_semantic = model.sample_rate, model.cfg.quantizer.num_semantic_codebooks
     ks = scored_codebook_counts(model.num_codebooks, num_semantic, num_codebooks)
     systems = codec_systems(model, ks) + baseline_systems(baselines)
-    scorer, acc = Scorer(sr), _Accumulator(model.num_codebooks, model.codebook_size)
+    scorer, acc = Scorer(sr, perceptual), _Accumulator(model.num_codebooks, model.codebook_size)
     files: list[FileScore] = []
     asr_audio: dict[str, list[np.ndarray]] = {}
     example = None
@@ -348,6 +350,8 @@ def _scorer_notes(scorer: Scorer) -> list[str]:
     """Notes on metrics that were skipped."""
     notes = [f"{m} not installed: its column is marked missing (pip install {m})" for m in scorer.missing]
     notes += [f"{m} refused {n} pair(s) (too short or silent); means exclude them" for m, n in scorer.failures.items()]
+    if scorer.skipped:
+        notes.append("DNSMOS and speaker similarity skipped (--no-perceptual)")
     return notes
 
 

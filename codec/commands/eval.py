@@ -35,6 +35,8 @@ def add_parser(sub) -> None:
     cmd.add_argument("--max-files", type=int, default=None, metavar="N", help="evaluate only the first N files")
     cmd.add_argument("--device", default="cpu", help="torch device (default cpu)")
     cmd.add_argument("--no-progress", action="store_true", help="no progress bar")
+    cmd.add_argument("--no-perceptual", action="store_true",
+                     help="skip DNSMOS and speaker similarity (the slowest metrics; e.g. for quick A/B scoring)")
 
 
 def _int_list(text: str) -> list[int]:
@@ -75,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {note}", file=sys.stderr)
     model = Codec.from_pretrained(args.model, device=args.device)
     report = evaluate(model, items, args.num_codebooks, selection.baselines, transcriber,
-                      progress=not args.no_progress)
+                      progress=not args.no_progress, perceptual=not args.no_perceptual)
     report.notes = list(selection.notes) + report.notes
     report.command = invocation()
     written = write_report(report, args.report)
