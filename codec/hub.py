@@ -4,36 +4,49 @@ URL downloads use only the standard library: each file goes to `NAME.part` (resu
 Range request after a dropped connection), is checked against its sha256 and only then renamed
 into place; `.codec-download.json` is written last and records the verified hashes. Cached and
 packaged files are hashed again on every resolve (cheap for checkpoints of tens of MB).
+
+Limits: a file may not exceed its registry size (when the entry lists `sizes`) or
+$CODEC_MAX_DOWNLOAD_BYTES (default 2 GiB); redirects to another host (or from https to http) are
+refused unless the host is listed in $CODEC_REDIRECT_HOSTS (comma-separated, `*` for any); a file
+with no known hash must parse (JSON object, complete safetensors) before it is installed and its
+hash recorded. One process at a time downloads into a cache directory (a lock file beside it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
+import struct
 import time
 import warnings
 from http.client import HTTPException
 from pathlib import Path
-from typing import Mapping
+from typing import Iterator, Mapping
 from urllib.error import HTTPError, URLError
-from urllib.request import Request, urlopen
+from urllib.parse import urlsplit
+from urllib.request import HTTPRedirectHandler, Request, build_opener
 
 from codec.fileio import atomic_write_bytes
 from codec.registry import (
-    PACKAGE_DIR,
+    FILENAME_RE,
     REQUIRED_FILES,
     SHA256_RE,
     RegistryEntry,
     RegistrySpec,
     lookup,
+    package_dir,
     parse_hf,
 )
-from codec.weights import sha256_file
+from codec.weights import PICKLE_MAGIC, sha256_file
 
 ENV_CACHE = "CODEC_CACHE"
 ENV_OFFLINE = "CODEC_OFFLINE"
+ENV_MAX_BYTES = "CODEC_MAX_DOWNLOAD_BYTES"
+ENV_REDIRECT_HOSTS = "CODEC_REDIRECT_HOSTS"
+DEFAULT_MAX_BYTES = 2 << 30
 MANIFEST = ".codec-download.json"
 CHECKSUMS_FILE = "checksums.json"
 CHUNK_BYTES = 1 << 20
@@ -51,6 +64,10 @@ class DownloadError(ConnectionError):
 
 class ChecksumError(ValueError):
     """A file's sha256 differs from the expected one."""
+
+
+class DownloadRefused(DownloadError):
+    """A download broke a limit (size, redirect host); retrying does not help."""
 
 
 class _Transient(Exception):
@@ -89,7 +106,7 @@ def resolve_entry(entry: RegistryEntry, *, offline: bool | None = None,
                   cache_dir: str | os.PathLike | None = None) -> Path:
     """The verified local directory of a registry entry, downloading what is missing."""
     if entry.kind == "package":
-        directory = PACKAGE_DIR / (entry.source[len("package:"):] or entry.name)
+        directory = package_dir(entry.source, entry.name)
         check_files(directory, entry.files, hint="reinstall the package")
         return directory
     if entry.kind == "hf":
@@ -102,7 +119,7 @@ def resolve_entry(entry: RegistryEntry, *, offline: bool | None = None,
             directory = hf_snapshot(entry.source, files=entry.files, cache_dir=cache_dir, force=True)
             check_files(directory, entry.files, hint="the repository does not hold the registered files")
         return directory
-    return download_url(entry.source, files=entry.files, offline=offline, cache_dir=cache_dir)
+    return download_url(entry.source, files=entry.files, offline=offline, cache_dir=cache_dir, sizes=entry.sizes)
 
 
 def check_files(directory: Path, files: Mapping[str, str], hint: str = "") -> None:
@@ -153,10 +170,33 @@ def url_cache_dir(url: str, cache_dir: str | os.PathLike | None = None) -> Path:
 
 # ---- plain http(s) downloads ------------------------------------------------------------------
 def download_url(url: str, files: Mapping[str, str] | None = None, *, offline: bool | None = None,
-                 cache_dir: str | os.PathLike | None = None) -> Path:
+                 cache_dir: str | os.PathLike | None = None, sizes: Mapping[str, int] | None = None) -> Path:
     """Download (or reuse from the cache) a checkpoint at a base URL; `files` maps names to known sha256."""
     base = normalize_base_url(url)
     directory = url_cache_dir(base, cache_dir)
+    with _cache_lock(directory):
+        return _download_locked(base, directory, files, offline, sizes or {})
+
+
+@contextlib.contextmanager
+def _cache_lock(directory: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `directory` (a `.lock` file beside it) so concurrent first downloads queue."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): unlocked, as before
+        yield
+        return
+    with open(directory.with_name(directory.name + ".lock"), "a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _download_locked(base: str, directory: Path, files: Mapping[str, str] | None, offline: bool | None,
+                     sizes: Mapping[str, int]) -> Path:
     manifest = _read_manifest(directory)
     known = dict(files) if files else manifest.get("files", {})
     sources = {n: "registry" for n in known} if files else manifest.get("checked_against", {})
@@ -175,7 +215,7 @@ def download_url(url: str, files: Mapping[str, str] | None = None, *, offline: b
         if known.get(name) and target.is_file() and sha256_file(target) == known[name]:
             recorded[name] = known[name]
             continue
-        recorded[name] = fetch_file(base + name, target, known.get(name))
+        recorded[name] = fetch_file(base + name, target, known.get(name), sizes.get(name))
         if not known.get(name):
             sources[name] = "recorded on first download"
             warnings.warn(f"{base}{name}: no registry entry, {CHECKSUMS_FILE} or {name}.sha256 to verify it "
@@ -189,6 +229,8 @@ def _cache_is_good(directory: Path, files: Mapping[str, str], offline: bool | No
     """Whether every file is cached with its hash; a mismatching file is deleted (or reported offline)."""
     good = True
     for name, expected in files.items():
+        if not _plain_name(name):
+            raise ValueError(f"{directory}: refusing file name {name!r} (not a plain file name)")
         path = directory / name
         if not path.is_file():
             good = False
@@ -216,7 +258,16 @@ def _read_manifest(directory: Path) -> dict:
     files = data.get("files") if isinstance(data, dict) else None
     if not isinstance(files, dict) or not all(isinstance(v, str) and SHA256_RE.match(v) for v in files.values()):
         return {}
+    if not all(isinstance(k, str) and _plain_name(k) for k in files):
+        warnings.warn(f"{path}: lists file names that are not plain names in this directory; ignoring it",
+                      stacklevel=3)
+        return {}
     return data
+
+
+def _plain_name(name: str) -> bool:
+    """A file name with no directory part (never `..`, `/`, a `.part` temp name or the manifest)."""
+    return bool(FILENAME_RE.match(name)) and not name.endswith(".part") and name != MANIFEST
 
 
 def _write_manifest(directory: Path, base: str, files: Mapping[str, str], sources: Mapping[str, str]) -> None:
@@ -263,8 +314,10 @@ def _checked_digest(value: object, where: str) -> str:
 def fetch_small(url: str) -> str | None:
     """The text at `url` (at most 1 MB), or None when the server has no such file (404/403/410)."""
     try:
-        with urlopen(_request(url), timeout=TIMEOUT_S) as response:
+        with _open(_request(url)) as response:
             data = response.read(SMALL_FILE_BYTES + 1)
+    except DownloadError:
+        raise
     except HTTPError as err:
         if err.code in (403, 404, 410):
             return None
@@ -276,14 +329,29 @@ def fetch_small(url: str) -> str | None:
     return data.decode("utf-8", errors="replace")
 
 
-def fetch_file(url: str, target: Path, expected: str | None = None) -> str:
-    """Download `url` to `target` via `target.part` (resumed, retried), check its sha256, rename; returns the hash."""
+def max_download_bytes() -> int:
+    """The size cap for one downloaded file: $CODEC_MAX_DOWNLOAD_BYTES, else 2 GiB."""
+    text = os.environ.get(ENV_MAX_BYTES, "").strip()
+    if not text:
+        return DEFAULT_MAX_BYTES
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{ENV_MAX_BYTES}={text!r}: expected a positive number of bytes")
+    return int(text)
+
+
+def fetch_file(url: str, target: Path, expected: str | None = None, size: int | None = None) -> str:
+    """Download `url` to `target` via `target.part` (resumed, retried, capped), verify, rename; returns the hash.
+
+    With `expected`, the sha256 must match; without it the file must parse (see `check_parses`).
+    `size` (from the registry) caps the file at that many bytes, else $CODEC_MAX_DOWNLOAD_BYTES does.
+    """
     part = target.with_name(target.name + ".part")
+    limit = size if size is not None else max_download_bytes()
     failures, restarted = 0, False
     while True:
         resumed = part.is_file() and part.stat().st_size > 0
         try:
-            _transfer(url, part)
+            _transfer(url, part, limit)
         except _Transient as err:
             failures += 1
             if failures >= ATTEMPTS:
@@ -298,8 +366,49 @@ def fetch_file(url: str, target: Path, expected: str | None = None) -> str:
                 restarted = True  # the earlier partial file may be stale: start over once
                 continue
             raise ChecksumError(_mismatch(url, expected, actual) + f" for {target.name}; the download was deleted")
+        if not expected:
+            try:
+                check_parses(part, target.name)
+            except ValueError as err:
+                part.unlink(missing_ok=True)
+                raise ValueError(f"{url}: {err}; the download was deleted and no hash recorded") from None
         os.replace(part, target)
         return actual
+
+
+def check_parses(path: Path, name: str) -> None:
+    """ValueError unless a *.json file holds a JSON object and a *.safetensors file is complete."""
+    if name.endswith(".json"):
+        try:
+            data = json.loads(path.read_bytes().decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise ValueError(f"{name} is not valid JSON ({err})") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{name} is not a JSON object")
+    elif name.endswith(".safetensors"):
+        _check_safetensors_complete(path, name)
+
+
+def _check_safetensors_complete(path: Path, name: str) -> None:
+    total = path.stat().st_size
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+        if head[:4].startswith(PICKLE_MAGIC) or head[:2] in PICKLE_MAGIC:
+            raise ValueError(f"{name} looks like a pickle/torch.save file, not safetensors; refused")
+        if len(head) < 8:
+            raise ValueError(f"{name} is truncated ({total} bytes)")
+        (header_len,) = struct.unpack("<Q", head)
+        if header_len > min(total - 8, 100 << 20):
+            raise ValueError(f"{name} is not a complete safetensors file (header of {header_len} bytes, file of {total})")
+        try:
+            header = json.loads(handle.read(header_len).decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise ValueError(f"{name} is not a safetensors file (unreadable header)") from None
+    ends = [v["data_offsets"][1] for k, v in header.items()
+            if k != "__metadata__" and isinstance(v, dict) and isinstance(v.get("data_offsets"), list)]
+    expected = 8 + header_len + max(ends, default=0)
+    if expected != total:
+        raise ValueError(f"{name} is truncated or padded: the header describes {expected} bytes, got {total}")
 
 
 def _request(url: str, offset: int = 0) -> Request:
@@ -311,12 +420,32 @@ def _request(url: str, offset: int = 0) -> Request:
     return Request(url, headers=headers)
 
 
-def _transfer(url: str, part: Path) -> None:
-    """Append the rest of `url` to `part` (Range request when it has bytes); raise _Transient to retry."""
+class _SameHostRedirects(HTTPRedirectHandler):
+    """Follow redirects on the same host (and never https -> http) unless $CODEC_REDIRECT_HOSTS allows the target."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        old, new = urlsplit(req.full_url), urlsplit(newurl)
+        allowed = {h.strip().lower() for h in os.environ.get(ENV_REDIRECT_HOSTS, "").split(",") if h.strip()}
+        same = (new.hostname or "").lower() == (old.hostname or "").lower() and new.port == old.port
+        downgrade = old.scheme == "https" and new.scheme != "https"
+        if not ("*" in allowed or (new.hostname or "").lower() in allowed) and (not same or downgrade):
+            raise DownloadRefused(f"{req.full_url}: redirected to {newurl}, another host; refused "
+                                  f"(allow it with {ENV_REDIRECT_HOSTS}={new.hostname})")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _open(request: Request):
+    return build_opener(_SameHostRedirects).open(request, timeout=TIMEOUT_S)
+
+
+def _transfer(url: str, part: Path, limit: int) -> None:
+    """Append the rest of `url` to `part` (Range request when it has bytes), at most `limit` bytes in all."""
     part.parent.mkdir(parents=True, exist_ok=True)
     offset = part.stat().st_size if part.is_file() else 0
     try:
-        response = urlopen(_request(url, offset), timeout=TIMEOUT_S)
+        response = _open(_request(url, offset))
+    except DownloadError:
+        raise
     except HTTPError as err:
         _raise_http(url, err, part, offset)
         return  # a 416 for a partial file that is already complete
@@ -327,23 +456,33 @@ def _transfer(url: str, part: Path) -> None:
             offset = 0  # the server ignored the range: rewrite from the start
         log.info("downloading %s%s", url, f" from byte {offset}" if offset else "")
         length = response.headers.get("Content-Length")
-        received = _copy_body(response, part, append=offset > 0)
+        if length is not None and length.isdigit() and offset + int(length) > limit:
+            part.unlink(missing_ok=True)
+            raise DownloadRefused(f"{url}: {offset + int(length)} bytes exceeds the limit of {limit} bytes "
+                                  f"(registry size, or raise {ENV_MAX_BYTES})")
+        received = _copy_body(response, part, append=offset > 0, limit=limit - offset, url=url)
     if length is not None and length.isdigit() and received < int(length):
         raise _Transient(f"connection closed after {offset + received} of {offset + int(length)} bytes")
 
 
-def _copy_body(response, part: Path, append: bool) -> int:
-    received = 0
+def _copy_body(response, part: Path, append: bool, limit: int, url: str) -> int:
+    received, over = 0, False
     with open(part, "ab" if append else "wb") as out:
         try:
             while chunk := response.read(CHUNK_BYTES):
-                out.write(chunk)
                 received += len(chunk)
+                if received > limit:
+                    over = True
+                    break
+                out.write(chunk)
         except (HTTPException, OSError) as err:
             raise _Transient(f"connection lost after {received} bytes ({_reason(err)})") from None
         finally:
             out.flush()
             os.fsync(out.fileno())
+    if over:
+        part.unlink(missing_ok=True)
+        raise DownloadRefused(f"{url}: more than {limit} bytes; stopped (registry size, or raise {ENV_MAX_BYTES})")
     return received
 
 
@@ -366,6 +505,11 @@ def _raise_http(url: str, err: HTTPError, part: Path, offset: int) -> None:
     raise DownloadError(f"{url}: HTTP {err.code} {err.reason}")
 
 
+def _first_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0] if lines else type(err).__name__
+
+
 def _reason(err: BaseException) -> str:
     return str(getattr(err, "reason", None) or err) or type(err).__name__
 
@@ -386,8 +530,14 @@ def hf_snapshot(source: str, *, files: Mapping[str, str] | None = None, offline:
     try:
         directory = Path(snapshot_download(repo_id, **kwargs))
     except FileNotFoundError as err:
-        raise FileNotFoundError(f"{source}: not in the Hugging Face cache and offline ({ENV_OFFLINE} / "
-                                f"HF_HUB_OFFLINE); download it while online first ({err})") from None
+        if is_offline(offline):
+            raise FileNotFoundError(f"{source}: not in the Hugging Face cache and offline ({ENV_OFFLINE} / "
+                                    f"--offline); download it while online first ({_first_line(err)})") from None
+        if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+            raise FileNotFoundError(f"{source}: not in the Hugging Face cache and HF_HUB_OFFLINE is set; "
+                                    f"unset it to download ({_first_line(err)})") from None
+        raise DownloadError(f"{source}: could not download from the Hugging Face Hub (no network or the Hub "
+                            f"is unreachable) and it is not in the cache ({_first_line(err)})") from None
     if not (directory / "config.json").is_file():
         raise FileNotFoundError(f"{source}: the repository has no config.json at revision {revision or 'main'}")
     return directory

@@ -321,7 +321,7 @@ def test_user_entries_override_packaged_and_package_source(tmp_path, checkpoint,
         (package / "tiny" / name).write_bytes(data)
     monkeypatch.setattr(registry, "PACKAGED_REGISTRY", write_registry(tmp_path / "p.json", {
         "tiny": entry("package:", checkpoint), "other": entry("package:tiny", checkpoint)}))
-    monkeypatch.setattr(hub, "PACKAGE_DIR", package)
+    monkeypatch.setattr(registry, "PACKAGE_DIR", package)
     user = write_registry(tmp_path / "u.json", {"tiny": entry("https://example.invalid/x/", checkpoint)})
     monkeypatch.setenv("CODEC_REGISTRY", f"{tmp_path / 'nothing-here.json'}")
     with pytest.raises(FileNotFoundError, match="nothing-here.json"):
