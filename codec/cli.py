@@ -82,7 +82,7 @@ def _check_device_argument(args: argparse.Namespace) -> None:
 
     device = getattr(args, "device", None)
     if isinstance(device, str):
-        check_device(f"cuda:{os.environ.get('LOCAL_RANK', 0)}" if device == "cuda-local" else device)
+        check_device(f"cuda:{os.environ.get('LOCAL_RANK', '0')}" if device == "cuda-local" else device)
 
 
 def _run_job(args: argparse.Namespace, suffix: str, extensions: tuple[str, ...], work) -> int:

@@ -13,10 +13,9 @@ import soundfile as sf
 import torch
 from safetensors.torch import save as save_safetensors_bytes
 
-from codec import batch
+from codec import batch, fileio
 from codec.cli import main
 from codec.evaluation import load_eval_items
-from codec import fileio
 from codec.fileio import atomic_write_bytes
 from codec.prep import plan_items
 from codec.tokens import Tokens

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from codec import hub, registry
+from codec import hub, registry, transfer
 from codec.hub import DownloadError, resolve
 from tests.conftest import make_model
 
@@ -99,7 +99,7 @@ def isolated(tmp_path, monkeypatch) -> Path:
     for name in ("CODEC_REGISTRY", "CODEC_OFFLINE", "CODEC_REDIRECT_HOSTS", "CODEC_MAX_DOWNLOAD_BYTES",
                  "HF_HUB_OFFLINE"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(hub, "RETRY_DELAY_S", 0.0)
+    monkeypatch.setattr(transfer, "RETRY_DELAY_S", 0.0)
     return tmp_path / "cache"
 
 

@@ -56,7 +56,7 @@ class _Row(dict):
 class _DatasetWithoutTorchcodec:
     """Shaped like a `datasets.Dataset` whose audio column cannot be decoded (torchcodec missing)."""
 
-    column_names = ["audio", "id"]
+    column_names = ("audio", "id")
 
     def __len__(self) -> int:
         return 2

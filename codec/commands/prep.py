@@ -97,6 +97,6 @@ def _device(name: str) -> str:
 
     from codec.devices import check_device
 
-    name = f"cuda:{os.environ.get('LOCAL_RANK', 0)}" if name == "cuda-local" else name
+    name = f"cuda:{os.environ.get('LOCAL_RANK', '0')}" if name == "cuda-local" else name
     check_device(name)
     return name
