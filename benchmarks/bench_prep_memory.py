@@ -1,13 +1,14 @@
 """Peak memory of `codec prep` on one long file: is it flat in the file's length?
 
 usage: .venv/bin/python benchmarks/bench_prep_memory.py [--minutes 2 60] [--model speechcodec-16k-50hz]
-       [--num-workers 2] [--keep DIR]
+       [--num-workers 2] [--mixed N] [--keep DIR]
 
 For each duration, a synthetic speech-like 16 kHz FLAC file is written block by block (never held
 whole in memory), then `python -m codec prep FILE -o OUT --model M --quiet` runs as a subprocess.
 Reported per run: the peak RSS summed over the prep process tree (the main process and its
 decoding workers, sampled every 50 ms from /proc), the main process's own peak (wait4 ru_maxrss,
-which also covers waited-for children) and the wall time. Linux only.
+which also covers waited-for children) and the wall time. `--mixed N` adds a run on a folder holding
+the longest file plus N short (3-8 s) files. Linux only.
 """
 
 from __future__ import annotations
@@ -101,6 +102,8 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, nargs="+", default=[2.0, 60.0])
     parser.add_argument("--model", default="speechcodec-16k-50hz")
     parser.add_argument("--num-workers", type=int, default=2, help="prep decoding workers (prep's default: 2)")
+    parser.add_argument("--mixed", type=int, default=0, metavar="N",
+                        help="also run on a folder with the longest file and N short files")
     parser.add_argument("--keep", type=Path, default=None, help="work in this directory and keep it")
     args = parser.parse_args()
 
@@ -112,12 +115,22 @@ def main() -> None:
     print("| file (min) | peak RSS, process tree (MiB) | peak RSS, main process (MiB) | wall (s) |")
     print("|-----------:|-----------------------------:|-----------------------------:|---------:|")
     peaks = []
+    runs = [(f"{m:g}", m, work / f"speech-{m:g}min.flac") for m in args.minutes]
+    if args.mixed:
+        runs.append((f"{max(args.minutes):g} + {args.mixed} short", max(args.minutes), work / "mixed"))
     try:
-        for minutes in args.minutes:
-            audio = work / f"speech-{minutes:g}min.flac"
-            if not audio.exists():
+        for label, minutes, audio in runs:
+            if audio.name == "mixed":
+                audio.mkdir(exist_ok=True)
+                longest = work / f"speech-{minutes:g}min.flac"
+                if not (audio / longest.name).exists():
+                    os.link(longest, audio / longest.name)
+                for n in range(args.mixed):
+                    if not (audio / f"short{n:03d}.flac").exists():
+                        write_speechlike(audio / f"short{n:03d}.flac", (3 + n % 6) / 60, seed=n + 1)
+            elif not audio.exists():
                 write_speechlike(audio, minutes)
-            out = work / f"out-{minutes:g}min"
+            out = work / f"out-{audio.stem}"
             shutil.rmtree(out, ignore_errors=True)
             command = [sys.executable, "-m", "codec", "prep", str(audio), "-o", str(out), "--model", args.model,
                        "--num-workers", str(args.num_workers), "--quiet", "--strict"]
@@ -125,12 +138,12 @@ def main() -> None:
             if status != 0:
                 raise SystemExit(f"prep failed with status {status} on {audio}")
             peaks.append(tree)
-            print(f"| {minutes:g} | {tree / 2**20:.0f} | {main_peak / 2**20:.0f} | {wall:.0f} |", flush=True)
+            print(f"| {label} | {tree / 2**20:.0f} | {main_peak / 2**20:.0f} | {wall:.0f} |", flush=True)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
-    if len(peaks) > 1:
-        print(f"\nratio of peaks (longest / shortest file): {peaks[-1] / peaks[0]:.2f}")
+    if len(args.minutes) > 1:
+        print(f"\nratio of peaks (longest / shortest file): {peaks[len(args.minutes) - 1] / peaks[0]:.2f}")
 
 
 if __name__ == "__main__":
