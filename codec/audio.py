@@ -10,7 +10,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from codec.fileio import temp_path_for
+from codec.fileio import publish, temp_path_for
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif", ".au")
 MAX_CHANNELS = 2
@@ -51,8 +51,8 @@ def validate_audio(wav: torch.Tensor, sample_rate: int, name: str) -> None:
         raise AudioError(f"{name}: contains NaN or Inf samples")
 
 
-def save_audio(path: str | os.PathLike, wav: torch.Tensor, sample_rate: int) -> None:
-    """Write [C, T] or [T] audio atomically; the format follows the extension (wav, flac, ogg...)."""
+def save_audio(path: str | os.PathLike, wav: torch.Tensor, sample_rate: int, exclusive: bool = False) -> None:
+    """Write [C, T] or [T] audio atomically; the format follows the extension; `exclusive` never replaces a file."""
     path = Path(path)
     data = wav.detach().to("cpu", torch.float32)
     data = data[None] if data.dim() == 1 else data
@@ -60,7 +60,7 @@ def save_audio(path: str | os.PathLike, wav: torch.Tensor, sample_rate: int) -> 
     tmp = temp_path_for(path)
     try:
         sf.write(str(tmp), data.clamp(-1, 1).numpy().T, int(sample_rate), format=fmt)
-        os.replace(tmp, path)
+        publish(tmp, path, exclusive)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

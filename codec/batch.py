@@ -14,7 +14,7 @@ import torch
 from tqdm import tqdm
 
 from codec.audio import load_audio, resample, save_audio, to_mono
-from codec.fileio import atomic_write_bytes
+from codec.fileio import atomic_write_bytes, output_path
 from codec.inputs import InputItem
 from codec.longform import LONGFORM_THRESHOLD_SECONDS
 from codec.models.codec import Codec
@@ -38,7 +38,11 @@ def plan_outputs(items: list[InputItem], out_dir: Path, suffix: str, force: bool
     """Pair items with output paths; collisions fail the later item; existing outputs need --force."""
     planned, taken = [], {}
     for item in items:
-        out = out_dir / item.relative.with_suffix(suffix)
+        try:
+            out = output_path(out_dir, item.relative, suffix)
+        except ValueError as err:
+            report.failed.append((str(item.path), str(err)))
+            continue
         if out in taken:
             report.failed.append((str(item.path), f"output {out} already planned for {taken[out]}"))
             continue
@@ -56,8 +60,12 @@ def plan_outputs(items: list[InputItem], out_dir: Path, suffix: str, force: bool
 
 
 def tokenize_files(model: Codec, planned: list[tuple[InputItem, Path]], report: JobReport,
-                   num_codebooks: int | None = None, batch_size: int = 8, workers: int = 2) -> None:
-    """Tokenize audio files in length-sorted batches, writing one tokens file per input atomically."""
+                   num_codebooks: int | None = None, batch_size: int = 8, workers: int = 2,
+                   exclusive: bool = False, quiet: bool = False) -> None:
+    """Tokenize audio files in length-sorted batches, writing one tokens file per input atomically.
+
+    `exclusive`: an output that appears meanwhile (another run) is not replaced; that file fails.
+    """
     sized, long = [], []
     for item, out in planned:
         try:
@@ -69,10 +77,10 @@ def tokenize_files(model: Codec, planned: list[tuple[InputItem, Path]], report: 
             long.append((item, out, info.frames / info.samplerate))
         else:
             sized.append((info.frames, item, out))
-    _tokenize_long_files(model, long, report, num_codebooks)
+    _tokenize_long_files(model, long, report, num_codebooks, exclusive, quiet)
     sized.sort(key=lambda entry: entry[0])
     batches = [sized[i : i + batch_size] for i in range(0, len(sized), batch_size)]
-    with tqdm(total=len(planned), unit="file", desc="tokenize", file=sys.stderr) as bar, \
+    with tqdm(total=len(planned), unit="file", desc="tokenize", file=sys.stderr, disable=quiet) as bar, \
             ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         bar.update(len(planned) - len(sized))
         for batch in _prefetch(pool, batches, lambda b: [_try_load(e[1].path) for e in b]):
@@ -83,25 +91,26 @@ def tokenize_files(model: Codec, planned: list[tuple[InputItem, Path]], report: 
                     _fail(report, item.path, _one_line(result))
                 else:
                     good.append((item, out, result))
-            _tokenize_batch(model, good, report, num_codebooks)
+            _tokenize_batch(model, good, report, num_codebooks, exclusive)
             bar.update(len(entries))
             bar.set_postfix(audio_h=f"{report.audio_seconds / 3600:.2f}")
 
 
-def _tokenize_long_files(model: Codec, long: list, report: JobReport, num_codebooks: int | None) -> None:
+def _tokenize_long_files(model: Codec, long: list, report: JobReport, num_codebooks: int | None,
+                         exclusive: bool, quiet: bool) -> None:
     """Files past the long-form threshold: windowed (or streamed) so memory is bounded by the window."""
-    for item, out, seconds in tqdm(long, unit="file", desc="tokenize long files", file=sys.stderr, disable=not long):
+    for item, out, seconds in tqdm(long, unit="file", desc="tokenize long files", file=sys.stderr,
+                                   disable=quiet or not long):
         try:
-            tokens = model.tokenize_long(item.path, num_codebooks=num_codebooks)
+            model.tokenize_long(item.path, num_codebooks=num_codebooks).save(out, exclusive=exclusive)
         except (OSError, ValueError) as err:
             _fail(report, item.path, _one_line(err))
             continue
-        tokens.save(out)
         report.written.append(out)
         report.audio_seconds += seconds
 
 
-def _tokenize_batch(model: Codec, good: list, report: JobReport, num_codebooks: int | None) -> None:
+def _tokenize_batch(model: Codec, good: list, report: JobReport, num_codebooks: int | None, exclusive: bool) -> None:
     if not good:
         return
     try:
@@ -113,33 +122,38 @@ def _tokenize_batch(model: Codec, good: list, report: JobReport, num_codebooks: 
             _fail(report, item.path, _one_line(sys.exc_info()[1]))
             return
         for entry in good:  # isolate the item that fails
-            _tokenize_batch(model, [entry], report, num_codebooks)
+            _tokenize_batch(model, [entry], report, num_codebooks, exclusive)
         return
     for (item, out, (wav, rate)), single in zip(good, tokens.unbatch()):
-        single.save(out)
+        try:
+            single.save(out, exclusive=exclusive)
+        except OSError as err:
+            _fail(report, item.path, _one_line(err))
+            continue
         report.written.append(out)
         report.audio_seconds += wav.shape[-1] / rate
 
 
 def detokenize_files(model: Codec, planned: list[tuple[InputItem, Path]], report: JobReport,
-                     batch_size: int = 8) -> None:
-    """Decode tokens files to audio files (format from the output suffix), batch by batch."""
-    with tqdm(total=len(planned), unit="file", desc="detokenize", file=sys.stderr) as bar:
+                     batch_size: int = 8, exclusive: bool = False, quiet: bool = False) -> None:
+    """Decode tokens files (one item each) to audio files (format from the output suffix), batch by batch."""
+    with tqdm(total=len(planned), unit="file", desc="detokenize", file=sys.stderr, disable=quiet) as bar:
         for start in range(0, len(planned), batch_size):
             chunk = planned[start : start + batch_size]
-            loaded = []
             for item, out in chunk:
                 try:
                     tokens = Tokens.load(item.path)
+                    if tokens.batch_size != 1:
+                        raise ValueError(f"holds a batch of {tokens.batch_size} items; this command decodes files "
+                                         "of one item (save each of Tokens.unbatch() to its own file)")
                     model.check_tokens(tokens)
-                    loaded.append((item, out, tokens))
+                    if int(tokens.audio_lengths[0]) > LONGFORM_THRESHOLD_SECONDS * model.sample_rate:
+                        model.detokenize_long(tokens, out, exclusive=exclusive)
+                    else:
+                        save_audio(out, model.detokenize(tokens)[0], model.sample_rate, exclusive=exclusive)
                 except (OSError, ValueError) as err:
                     _fail(report, item.path, _one_line(err))
-            for item, out, tokens in loaded:
-                if int(tokens.audio_lengths[0]) > LONGFORM_THRESHOLD_SECONDS * model.sample_rate:
-                    model.detokenize_long(tokens, out)
-                else:
-                    save_audio(out, model.detokenize(tokens)[0], model.sample_rate)
+                    continue
                 report.written.append(out)
                 report.audio_seconds += int(tokens.audio_lengths[0]) / model.sample_rate
             bar.update(len(chunk))

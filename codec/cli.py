@@ -57,6 +57,7 @@ def _add_job_options(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--device", default="cpu", help="torch device, e.g. cpu, cuda, cuda:1 (default cpu)")
     cmd.add_argument("--force", action="store_true", help="overwrite existing outputs")
     cmd.add_argument("--skip-existing", action="store_true", help="leave existing outputs and do the rest")
+    cmd.add_argument("--quiet", action="store_true", help="no progress bar or summary line (errors are still printed)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     builtin = {"tokenize": _tokenize, "detokenize": _detokenize, "info": _info}
     try:
+        _check_device_argument(args)
         if args.command in builtin:
             return builtin[args.command](args)
         return importlib.import_module(f"codec.commands.{args.command.replace('-', '_')}").run(args)
@@ -72,7 +74,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def _check_device_argument(args: argparse.Namespace) -> None:
+    """A missing GPU or a malformed --device is a one-line error before anything loads."""
+    import os
+
+    from codec.devices import check_device
+
+    device = getattr(args, "device", None)
+    if isinstance(device, str):
+        check_device(f"cuda:{os.environ.get('LOCAL_RANK', '0')}" if device == "cuda-local" else device)
+
+
 def _run_job(args: argparse.Namespace, suffix: str, extensions: tuple[str, ...], work) -> int:
+    """Collect inputs, plan outputs, run `work(model, planned, report)` per model, write errors.jsonl."""
     from codec.batch import JobReport, plan_outputs, write_errors
     from codec.inputs import collect_inputs
     from codec.models.codec import Codec
@@ -85,31 +99,46 @@ def _run_job(args: argparse.Namespace, suffix: str, extensions: tuple[str, ...],
         report.failed.append((spec, reason))
         print(f"error: {spec}: {reason}", file=sys.stderr)
     planned = plan_outputs(collected.items, args.out_dir, suffix, args.force, args.skip_existing, report)
-    model = Codec.from_pretrained(args.model or _model_named_in_tokens(planned), device=args.device)
-    work(model, planned, report)
+    groups = [(args.model, planned)] if args.model else _group_by_named_model(planned, report)
+    for source, group in groups:
+        work(Codec.from_pretrained(source, device=args.device), group, report)
     errors = write_errors(args.out_dir, report)
-    print(f"{len(report.written)} written, {len(report.failed)} failed"
-          + (f" (see {errors})" if report.failed else "") + f", {report.audio_seconds / 3600:.3f} h of audio",
-          file=sys.stderr)
+    if not args.quiet:
+        print(f"{len(report.written)} written, {len(report.failed)} failed"
+              + (f" (see {errors})" if report.failed else "") + f", {report.audio_seconds / 3600:.3f} h of audio",
+              file=sys.stderr)
     return 1 if report.failed else 0
 
 
-def _model_named_in_tokens(planned: list) -> Path:
-    """The checked directory of the registered model named in the first readable tokens file (NAME@sha256-prefix)."""
+def _group_by_named_model(planned: list, report) -> list[tuple[Path, list]]:
+    """Tokens files grouped by the registered model their id names (NAME@sha256-prefix); the rest fail, one by one."""
+    from codec.batch import _fail, _one_line
     from codec.hub import resolve
     from codec.tokens import Tokens
 
-    for item, _ in planned:
+    sources: dict[str, Path | Exception] = {}
+    groups: dict[Path, list] = {}
+    for item, out in planned:
         try:
             model_id = Tokens.load(item.path).model_id
-        except (OSError, ValueError):
-            continue  # reported per file later
-        try:
-            return resolve(model_id.split("@")[0])
-        except (FileNotFoundError, ValueError) as err:
-            raise ValueError(f"{item.path}: made by model {model_id!r}, which is not a registered name "
-                             f"({err}); pass --model") from None
-    raise ValueError("no readable tokens file names a model; pass --model")
+        except (OSError, ValueError) as err:
+            _fail(report, item.path, _one_line(err))
+            continue
+        name = model_id.split("@")[0]
+        if not name:
+            _fail(report, item.path, "the tokens name no model; pass --model")
+            continue
+        if name not in sources:
+            try:
+                sources[name] = resolve(name)
+            except (FileNotFoundError, ValueError) as err:
+                sources[name] = err
+        source = sources[name]
+        if isinstance(source, Exception):
+            _fail(report, item.path, f"made by model {model_id!r}, which is not a registered name; pass --model")
+        else:
+            groups.setdefault(source, []).append((item, out))
+    return list(groups.items())
 
 
 def _tokenize(args: argparse.Namespace) -> int:
@@ -117,14 +146,15 @@ def _tokenize(args: argparse.Namespace) -> int:
     from codec.batch import TOKENS_SUFFIX, tokenize_files
 
     return _run_job(args, TOKENS_SUFFIX, AUDIO_EXTENSIONS, lambda model, planned, report: tokenize_files(
-        model, planned, report, num_codebooks=args.num_codebooks, batch_size=args.batch_size))
+        model, planned, report, num_codebooks=args.num_codebooks, batch_size=args.batch_size,
+        exclusive=not args.force, quiet=args.quiet))
 
 
 def _detokenize(args: argparse.Namespace) -> int:
     from codec.batch import TOKENS_SUFFIX, detokenize_files
 
     return _run_job(args, f".{args.format}", (TOKENS_SUFFIX,), lambda model, planned, report: detokenize_files(
-        model, planned, report, batch_size=args.batch_size))
+        model, planned, report, batch_size=args.batch_size, exclusive=not args.force, quiet=args.quiet))
 
 
 def _info(args: argparse.Namespace) -> int:

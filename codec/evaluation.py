@@ -132,6 +132,7 @@ class EvalReport:
     original_dnsmos: float | None = None
     command: str = ""
     example: Example | None = None
+    failed: list[tuple[str, str]] = field(default_factory=list)
 
 
 def load_eval_items(specs: Sequence[str], max_files: int | None = None) -> tuple[list[EvalItem], list[str]]:
@@ -264,7 +265,11 @@ def evaluate(
     progress: bool = True,
     perceptual: bool = True,
 ) -> EvalReport:
-    """Score the codec at each k (coarse and full always) and the baselines on every item."""
+    """Score the codec at each k (coarse and full always) and the baselines on every item.
+
+    An item that cannot be read or scored is recorded in `failed` (path, one-line reason) and the
+    others go on; ValueError only when no item at all could be scored.
+    """
     if not items:
         raise ValueError("no files to evaluate")
     sr, num_semantic = model.sample_rate, model.cfg.quantizer.num_semantic_codebooks
@@ -275,12 +280,21 @@ def evaluate(
     asr_audio: dict[str, list[np.ndarray]] = {}
     example = None
     reference_mos: list[float | None] = []
+    scored: list[EvalItem] = []
+    failed: list[tuple[str, str]] = []
     for item in tqdm(items, desc="codec eval", unit="file", disable=not progress):
-        wav, lengths = prepare_batch([item.path], None, sr)
-        ref = wav[0, 0]
-        tokens = model.tokenize(wav, sr, lengths=lengths)
+        try:
+            wav, lengths = prepare_batch([item.path], None, sr)
+            ref = wav[0, 0]
+            tokens = model.tokenize(wav, sr, lengths=lengths)
+            outputs = {s.name: _reconstruct(model, tokens, ref, s) for s in systems}
+        except (OSError, ValueError, RuntimeError) as err:
+            reason = (str(err).strip().splitlines() or [type(err).__name__])[0].removeprefix(f"{item.path}: ")
+            failed.append((str(item.path), reason))
+            tqdm.write(f"error: {item.path}: {reason}")
+            continue
+        scored.append(item)
         acc.add(tokens.codes[0, :, : int(tokens.lengths[0])].cpu(), item.alignment, model.frame_rate)
-        outputs = {s.name: _reconstruct(model, tokens, ref, s) for s in systems}
         files.extend(FileScore(item.id, name, scorer(ref, est)) for name, est in outputs.items())
         reference_mos.append(scorer.reference(ref))
         by_role = {s.role: outputs[s.name] for s in systems if s.role}
@@ -290,6 +304,9 @@ def evaluate(
         if transcriber is not None:
             for name, audio in (("original", ref), ("coarse", coarse), ("full", full)):
                 asr_audio.setdefault(name, []).append(resample(audio[None], sr, ASR_SAMPLE_RATE)[0].numpy())
+    if not scored:
+        raise ValueError(f"no file could be evaluated ({len(failed)} failed; first: {failed[0][0]}: {failed[0][1]})")
+    items = scored
     summaries = _summaries(systems, files, acc, model.frame_rate)
     notes = _scorer_notes(scorer)
     if transcriber is not None:
@@ -300,7 +317,7 @@ def evaluate(
         model_id=model.model_id, model_config=_config_dict(model), sample_rate=sr, frame_rate=model.frame_rate,
         num_files=len(items), systems=summaries, files=files, codebooks=acc.stats(num_semantic), notes=notes,
         missing_metrics=sorted(OPTIONAL_METRICS[m] for m in scorer.missing), example=example,
-        original_dnsmos=_mean(reference_mos),
+        original_dnsmos=_mean(reference_mos), failed=failed,
     )
 
 

@@ -4,31 +4,46 @@ URL downloads use only the standard library: each file goes to `NAME.part` (resu
 Range request after a dropped connection), is checked against its sha256 and only then renamed
 into place; `.codec-download.json` is written last and records the verified hashes. Cached and
 packaged files are hashed again on every resolve (cheap for checkpoints of tens of MB).
+
+Limits: a file may not exceed its registry size (when the entry lists `sizes`) or
+$CODEC_MAX_DOWNLOAD_BYTES (default 2 GiB); redirects to another host (or from https to http) are
+refused unless the host is listed in $CODEC_REDIRECT_HOSTS (comma-separated, `*` for any); a file
+with no known hash must parse (JSON object, complete safetensors) before it is installed and its
+hash recorded. One process at a time downloads into a cache directory (a lock file beside it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-import logging
 import os
-import time
 import warnings
-from http.client import HTTPException
 from pathlib import Path
-from typing import Mapping
-from urllib.error import HTTPError, URLError
-from urllib.request import Request, urlopen
+from typing import Iterator, Mapping
 
 from codec.fileio import atomic_write_bytes
 from codec.registry import (
-    PACKAGE_DIR,
+    FILENAME_RE,
     REQUIRED_FILES,
     SHA256_RE,
     RegistryEntry,
     RegistrySpec,
     lookup,
+    package_dir,
     parse_hf,
+)
+from codec.transfer import (  # noqa: F401 (DownloadRefused, ENV_*, fetch_small, check_parses: public via codec.hub)
+    ENV_MAX_BYTES,
+    ENV_REDIRECT_HOSTS,
+    ChecksumError,
+    DownloadError,
+    DownloadRefused,
+    _first_line,
+    _mismatch,
+    check_parses,
+    fetch_file,
+    fetch_small,
 )
 from codec.weights import sha256_file
 
@@ -36,25 +51,7 @@ ENV_CACHE = "CODEC_CACHE"
 ENV_OFFLINE = "CODEC_OFFLINE"
 MANIFEST = ".codec-download.json"
 CHECKSUMS_FILE = "checksums.json"
-CHUNK_BYTES = 1 << 20
-SMALL_FILE_BYTES = 1 << 20
-TIMEOUT_S = 30.0
-ATTEMPTS = 3
-RETRY_DELAY_S = 1.0
 HF_DEFAULT_FILES = ("config.json", "model.safetensors", "README.md")
-log = logging.getLogger(__name__)
-
-
-class DownloadError(ConnectionError):
-    """A download failed (network or server); running again later resumes it."""
-
-
-class ChecksumError(ValueError):
-    """A file's sha256 differs from the expected one."""
-
-
-class _Transient(Exception):
-    """A failure worth retrying (dropped connection, timeout, 5xx)."""
 
 
 def resolve(source: str | os.PathLike, *, offline: bool | None = None, cache_dir: str | os.PathLike | None = None,
@@ -89,7 +86,7 @@ def resolve_entry(entry: RegistryEntry, *, offline: bool | None = None,
                   cache_dir: str | os.PathLike | None = None) -> Path:
     """The verified local directory of a registry entry, downloading what is missing."""
     if entry.kind == "package":
-        directory = PACKAGE_DIR / (entry.source[len("package:"):] or entry.name)
+        directory = package_dir(entry.source, entry.name)
         check_files(directory, entry.files, hint="reinstall the package")
         return directory
     if entry.kind == "hf":
@@ -102,7 +99,7 @@ def resolve_entry(entry: RegistryEntry, *, offline: bool | None = None,
             directory = hf_snapshot(entry.source, files=entry.files, cache_dir=cache_dir, force=True)
             check_files(directory, entry.files, hint="the repository does not hold the registered files")
         return directory
-    return download_url(entry.source, files=entry.files, offline=offline, cache_dir=cache_dir)
+    return download_url(entry.source, files=entry.files, offline=offline, cache_dir=cache_dir, sizes=entry.sizes)
 
 
 def check_files(directory: Path, files: Mapping[str, str], hint: str = "") -> None:
@@ -114,10 +111,6 @@ def check_files(directory: Path, files: Mapping[str, str], hint: str = "") -> No
         actual = sha256_file(path)
         if actual != expected:
             raise ChecksumError(_mismatch(path, expected, actual) + (f"; {hint}" if hint else ""))
-
-
-def _mismatch(what: object, expected: str, actual: str) -> str:
-    return f"{what}: sha256 mismatch (expected {expected}, got {actual})"
 
 
 def is_offline(offline: bool | None = None) -> bool:
@@ -153,10 +146,33 @@ def url_cache_dir(url: str, cache_dir: str | os.PathLike | None = None) -> Path:
 
 # ---- plain http(s) downloads ------------------------------------------------------------------
 def download_url(url: str, files: Mapping[str, str] | None = None, *, offline: bool | None = None,
-                 cache_dir: str | os.PathLike | None = None) -> Path:
+                 cache_dir: str | os.PathLike | None = None, sizes: Mapping[str, int] | None = None) -> Path:
     """Download (or reuse from the cache) a checkpoint at a base URL; `files` maps names to known sha256."""
     base = normalize_base_url(url)
     directory = url_cache_dir(base, cache_dir)
+    with _cache_lock(directory):
+        return _download_locked(base, directory, files, offline, sizes or {})
+
+
+@contextlib.contextmanager
+def _cache_lock(directory: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `directory` (a `.lock` file beside it) so concurrent first downloads queue."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): unlocked, as before
+        yield
+        return
+    with open(directory.with_name(directory.name + ".lock"), "a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _download_locked(base: str, directory: Path, files: Mapping[str, str] | None, offline: bool | None,
+                     sizes: Mapping[str, int]) -> Path:
     manifest = _read_manifest(directory)
     known = dict(files) if files else manifest.get("files", {})
     sources = {n: "registry" for n in known} if files else manifest.get("checked_against", {})
@@ -175,7 +191,7 @@ def download_url(url: str, files: Mapping[str, str] | None = None, *, offline: b
         if known.get(name) and target.is_file() and sha256_file(target) == known[name]:
             recorded[name] = known[name]
             continue
-        recorded[name] = fetch_file(base + name, target, known.get(name))
+        recorded[name] = fetch_file(base + name, target, known.get(name), sizes.get(name))
         if not known.get(name):
             sources[name] = "recorded on first download"
             warnings.warn(f"{base}{name}: no registry entry, {CHECKSUMS_FILE} or {name}.sha256 to verify it "
@@ -189,6 +205,8 @@ def _cache_is_good(directory: Path, files: Mapping[str, str], offline: bool | No
     """Whether every file is cached with its hash; a mismatching file is deleted (or reported offline)."""
     good = True
     for name, expected in files.items():
+        if not _plain_name(name):
+            raise ValueError(f"{directory}: refusing file name {name!r} (not a plain file name)")
         path = directory / name
         if not path.is_file():
             good = False
@@ -216,7 +234,16 @@ def _read_manifest(directory: Path) -> dict:
     files = data.get("files") if isinstance(data, dict) else None
     if not isinstance(files, dict) or not all(isinstance(v, str) and SHA256_RE.match(v) for v in files.values()):
         return {}
+    if not all(isinstance(k, str) and _plain_name(k) for k in files):
+        warnings.warn(f"{path}: lists file names that are not plain names in this directory; ignoring it",
+                      stacklevel=3)
+        return {}
     return data
+
+
+def _plain_name(name: str) -> bool:
+    """A file name with no directory part (never `..`, `/`, a `.part` temp name or the manifest)."""
+    return bool(FILENAME_RE.match(name)) and not name.endswith(".part") and name != MANIFEST
 
 
 def _write_manifest(directory: Path, base: str, files: Mapping[str, str], sources: Mapping[str, str]) -> None:
@@ -260,116 +287,6 @@ def _checked_digest(value: object, where: str) -> str:
     return digest
 
 
-def fetch_small(url: str) -> str | None:
-    """The text at `url` (at most 1 MB), or None when the server has no such file (404/403/410)."""
-    try:
-        with urlopen(_request(url), timeout=TIMEOUT_S) as response:
-            data = response.read(SMALL_FILE_BYTES + 1)
-    except HTTPError as err:
-        if err.code in (403, 404, 410):
-            return None
-        raise DownloadError(f"{url}: HTTP {err.code} {err.reason}; try again later") from None
-    except (URLError, HTTPException, OSError) as err:
-        raise DownloadError(f"{url}: {_reason(err)}; try again later") from None
-    if len(data) > SMALL_FILE_BYTES:
-        raise ValueError(f"{url}: larger than {SMALL_FILE_BYTES} bytes; not a checksum file")
-    return data.decode("utf-8", errors="replace")
-
-
-def fetch_file(url: str, target: Path, expected: str | None = None) -> str:
-    """Download `url` to `target` via `target.part` (resumed, retried), check its sha256, rename; returns the hash."""
-    part = target.with_name(target.name + ".part")
-    failures, restarted = 0, False
-    while True:
-        resumed = part.is_file() and part.stat().st_size > 0
-        try:
-            _transfer(url, part)
-        except _Transient as err:
-            failures += 1
-            if failures >= ATTEMPTS:
-                raise DownloadError(f"{url}: {err} (gave up after {ATTEMPTS} attempts); "
-                                    f"run again later to resume from {part}") from None
-            time.sleep(RETRY_DELAY_S * failures)
-            continue
-        actual = sha256_file(part)
-        if expected and actual != expected:
-            part.unlink()
-            if resumed and not restarted:
-                restarted = True  # the earlier partial file may be stale: start over once
-                continue
-            raise ChecksumError(_mismatch(url, expected, actual) + f" for {target.name}; the download was deleted")
-        os.replace(part, target)
-        return actual
-
-
-def _request(url: str, offset: int = 0) -> Request:
-    from codec import __version__
-
-    headers = {"User-Agent": f"codec/{__version__}"}
-    if offset:
-        headers["Range"] = f"bytes={offset}-"
-    return Request(url, headers=headers)
-
-
-def _transfer(url: str, part: Path) -> None:
-    """Append the rest of `url` to `part` (Range request when it has bytes); raise _Transient to retry."""
-    part.parent.mkdir(parents=True, exist_ok=True)
-    offset = part.stat().st_size if part.is_file() else 0
-    try:
-        response = urlopen(_request(url, offset), timeout=TIMEOUT_S)
-    except HTTPError as err:
-        _raise_http(url, err, part, offset)
-        return  # a 416 for a partial file that is already complete
-    except (URLError, HTTPException, OSError) as err:
-        raise _Transient(_reason(err)) from None
-    with response:
-        if offset and (response.status != 206 or not _range_starts_at(response.headers, offset)):
-            offset = 0  # the server ignored the range: rewrite from the start
-        log.info("downloading %s%s", url, f" from byte {offset}" if offset else "")
-        length = response.headers.get("Content-Length")
-        received = _copy_body(response, part, append=offset > 0)
-    if length is not None and length.isdigit() and received < int(length):
-        raise _Transient(f"connection closed after {offset + received} of {offset + int(length)} bytes")
-
-
-def _copy_body(response, part: Path, append: bool) -> int:
-    received = 0
-    with open(part, "ab" if append else "wb") as out:
-        try:
-            while chunk := response.read(CHUNK_BYTES):
-                out.write(chunk)
-                received += len(chunk)
-        except (HTTPException, OSError) as err:
-            raise _Transient(f"connection lost after {received} bytes ({_reason(err)})") from None
-        finally:
-            out.flush()
-            os.fsync(out.fileno())
-    return received
-
-
-def _range_starts_at(headers, offset: int) -> bool:
-    value = headers.get("Content-Range", "")
-    return value.startswith(f"bytes {offset}-")
-
-
-def _raise_http(url: str, err: HTTPError, part: Path, offset: int) -> None:
-    if err.code == 416 and offset:
-        total = err.headers.get("Content-Range", "").rpartition("/")[2]
-        if total.isdigit() and int(total) == offset:
-            return  # the partial file is already complete
-        part.unlink(missing_ok=True)
-        raise _Transient("HTTP 416 for the partial file; starting over")
-    if err.code in (404, 410):
-        raise FileNotFoundError(f"{url}: HTTP {err.code} {err.reason} (not a checkpoint base URL?)")
-    if err.code >= 500 or err.code in (408, 429):
-        raise _Transient(f"HTTP {err.code} {err.reason}")
-    raise DownloadError(f"{url}: HTTP {err.code} {err.reason}")
-
-
-def _reason(err: BaseException) -> str:
-    return str(getattr(err, "reason", None) or err) or type(err).__name__
-
-
 # ---- Hugging Face Hub -------------------------------------------------------------------------
 def hf_snapshot(source: str, *, files: Mapping[str, str] | None = None, offline: bool | None = None,
                 cache_dir: str | os.PathLike | None = None, force: bool = False) -> Path:
@@ -386,8 +303,14 @@ def hf_snapshot(source: str, *, files: Mapping[str, str] | None = None, offline:
     try:
         directory = Path(snapshot_download(repo_id, **kwargs))
     except FileNotFoundError as err:
-        raise FileNotFoundError(f"{source}: not in the Hugging Face cache and offline ({ENV_OFFLINE} / "
-                                f"HF_HUB_OFFLINE); download it while online first ({err})") from None
+        if is_offline(offline):
+            raise FileNotFoundError(f"{source}: not in the Hugging Face cache and offline ({ENV_OFFLINE} / "
+                                    f"--offline); download it while online first ({_first_line(err)})") from None
+        if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+            raise FileNotFoundError(f"{source}: not in the Hugging Face cache and HF_HUB_OFFLINE is set; "
+                                    f"unset it to download ({_first_line(err)})") from None
+        raise DownloadError(f"{source}: could not download from the Hugging Face Hub (no network or the Hub "
+                            f"is unreachable) and it is not in the cache ({_first_line(err)})") from None
     if not (directory / "config.json").is_file():
         raise FileNotFoundError(f"{source}: the repository has no config.json at revision {revision or 'main'}")
     return directory

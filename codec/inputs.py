@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import glob
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from codec.audio import AUDIO_EXTENSIONS
+from codec.fileio import safe_relative
 
 MANIFEST_EXTENSIONS = (".txt", ".jsonl", ".csv")
 
@@ -35,12 +37,14 @@ def collect_inputs(specs: list[str], extensions: tuple[str, ...] = AUDIO_EXTENSI
     found = CollectedInputs()
     seen: set[Path] = set()
     for spec in specs:
+        problems: list[tuple[str, str]] = []
         try:
-            items = _expand(spec, extensions)
+            items = _expand(spec, extensions, problems)
         except (OSError, ValueError) as err:
             found.errors.append((spec, str(err)))
             continue
-        if not items:
+        found.errors.extend(problems)
+        if not items and not problems:
             found.errors.append((spec, "matched no input files"))
         for item in items:
             key = item.path.resolve()
@@ -50,32 +54,57 @@ def collect_inputs(specs: list[str], extensions: tuple[str, ...] = AUDIO_EXTENSI
     return found
 
 
-def _expand(spec: str, extensions: tuple[str, ...]) -> list[InputItem]:
+def _expand(spec: str, extensions: tuple[str, ...], problems: list[tuple[str, str]]) -> list[InputItem]:
+    """Items of one spec; per-entry problems (dangling links, bad manifest rows) go to `problems`."""
     path = Path(spec)
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in extensions)
-        return [InputItem(p, p.relative_to(path)) for p in files]
+        candidates = sorted(p for p in path.rglob("*") if p.suffix.lower() in extensions)
+        _report_dangling(candidates, problems)
+        return [InputItem(p, p.relative_to(path)) for p in candidates if p.is_file()]
     if path.is_file():
         if path.suffix.lower() in MANIFEST_EXTENSIONS:
-            return read_manifest(path)
+            return read_manifest(path, problems)
         return [InputItem(path, Path(path.name))]
+    if path.is_symlink():
+        raise FileNotFoundError(f"{spec}: dangling symbolic link (its target {os.readlink(path)!r} does not exist)")
     if glob.has_magic(spec):
         root = _glob_root(spec)
-        files = sorted(Path(p) for p in glob.glob(spec, recursive=True) if Path(p).is_file())
-        return [InputItem(p, _relative_or_name(p, root)) for p in files]
+        candidates = sorted(Path(p) for p in glob.glob(spec, recursive=True))
+        _report_dangling(candidates, problems)
+        return [InputItem(p, _relative_or_name(p, root)) for p in candidates if p.is_file()]
     raise FileNotFoundError(f"{spec}: no such file or directory")
 
 
-def read_manifest(path: Path) -> list[InputItem]:
-    """Items of a manifest: .txt (one path a line), .jsonl or .csv (`path`, optional `id`, `text`, `speaker`)."""
+def _report_dangling(paths: list[Path], problems: list[tuple[str, str]]) -> None:
+    for p in paths:
+        if p.is_symlink() and not p.exists():
+            problems.append((str(p), f"dangling symbolic link (its target {os.readlink(p)!r} does not exist)"))
+
+
+def read_manifest(path: Path, problems: list[tuple[str, str]] | None = None) -> list[InputItem]:
+    """Items of a manifest: .txt (one path a line), .jsonl or .csv (`path`, optional `id`, `text`, `speaker`).
+
+    A row whose `id` would leave the output directory (absolute, `..`, NUL) is refused: it goes to
+    `problems` when given (the other rows go on), else raises ValueError naming the manifest row.
+    """
     from codec.data.manifest import parse_alignment, read_manifest_rows
 
     base = path.parent
     items = []
-    for row in read_manifest_rows(path):
+    for number, row in enumerate(read_manifest_rows(path), 1):
         file = Path(row["path"])
         file = file if file.is_absolute() else base / file
-        relative = Path(str(row["id"]) + file.suffix) if row.get("id") else _relative_or_name(file, base)
+        try:
+            if row.get("id") not in (None, ""):
+                relative = safe_relative(str(row["id"]), f"{path}: row {number}")
+                relative = relative.with_name(relative.name + file.suffix)
+            else:
+                relative = _relative_or_name(file, base)
+        except ValueError as err:
+            if problems is None:
+                raise
+            problems.append((str(path), str(err).removeprefix(f"{path}: ")))
+            continue
         items.append(InputItem(file, relative, row.get("text"), row.get("speaker"), parse_alignment(row.get("alignment"))))
     return items
 

@@ -22,7 +22,7 @@ import soundfile as sf
 import torch
 
 from codec.audio import AudioError, soundfile_format, resample, resampled_length
-from codec.fileio import temp_path_for
+from codec.fileio import publish, temp_path_for
 from codec.tokens import Tokens
 
 if TYPE_CHECKING:
@@ -180,8 +180,11 @@ def _chain(chunks: Iterator[torch.Tensor], last: Callable[[], torch.Tensor]) -> 
 @torch.inference_mode()
 def detokenize_longform(model: Codec, tokens: Tokens, sink: str | os.PathLike | AudioSink,
                         window_seconds: float = 30.0, context_seconds: float = 3.0,
-                        crossfade_seconds: float = 0.5, subtype: str | None = None) -> int:
-    """Decode Tokens of one long item window by window to a file (atomic) or a callback; returns samples written."""
+                        crossfade_seconds: float = 0.5, subtype: str | None = None, exclusive: bool = False) -> int:
+    """Decode Tokens of one long item window by window to a file (atomic) or a callback; returns samples written.
+
+    `exclusive`: refuse (FileExistsError) to replace an existing output file.
+    """
     if tokens.batch_size != 1:
         raise ValueError(f"long-form decoding takes one item at a time, got a batch of {tokens.batch_size}")
     model.check_tokens(tokens)
@@ -198,7 +201,7 @@ def detokenize_longform(model: Codec, tokens: Tokens, sink: str | os.PathLike | 
         blocks = _decoded_windows(model, tokens, window, context, fade)
     if callable(sink):
         return _drain(blocks, sink)
-    return _write_file(Path(sink), blocks, model.sample_rate, subtype)
+    return _write_file(Path(sink), blocks, model.sample_rate, subtype, exclusive)
 
 
 def _drain(blocks: Iterator[torch.Tensor], sink: AudioSink) -> int:
@@ -210,14 +213,15 @@ def _drain(blocks: Iterator[torch.Tensor], sink: AudioSink) -> int:
     return written
 
 
-def _write_file(path: Path, blocks: Iterator[torch.Tensor], sample_rate: int, subtype: str | None) -> int:
+def _write_file(path: Path, blocks: Iterator[torch.Tensor], sample_rate: int, subtype: str | None,
+                exclusive: bool = False) -> int:
     """Write mono blocks to `path` through a temp file and a rename; the format follows the extension."""
     fmt = soundfile_format(path)
     tmp = temp_path_for(path)
     try:
         with sf.SoundFile(str(tmp), "w", samplerate=sample_rate, channels=1, format=fmt, subtype=subtype) as out:
             written = _drain(blocks, lambda block: out.write(block.clamp(-1, 1).numpy()))
-        os.replace(tmp, path)
+        publish(tmp, path, exclusive)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -27,7 +27,7 @@ SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 HF_RE = re.compile(r"^hf://(?P<repo>[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*)(?:@(?P<rev>[^\s@/][^\s@]*))?$")
 INT_FIELDS = ("sample_rate", "num_codebooks", "num_semantic_codebooks", "codebook_size")
 TEXT_FIELDS = ("description", "teacher", "training_data", "license", "card")
-ENTRY_KEYS = {"source", "files", "frame_rate", *INT_FIELDS, *TEXT_FIELDS}
+ENTRY_KEYS = {"source", "files", "sizes", "frame_rate", *INT_FIELDS, *TEXT_FIELDS}
 
 RegistrySpec = Union[str, os.PathLike, Iterable[Union[str, os.PathLike]], Mapping[str, "RegistryEntry"], None]
 
@@ -50,6 +50,7 @@ class RegistryEntry:
     training_data: str | None = None
     license: str | None = None
     card: str | None = None
+    sizes: dict[str, int] | None = None
 
     @property
     def kind(self) -> str:
@@ -96,15 +97,19 @@ def parse_entry(name: str, data: object, origin: Path) -> RegistryEntry:
     if not isinstance(source, str):
         raise ValueError(f"{where}: 'source' must be a string (hf://org/repo@revision, https://.../ or package:)")
     try:
-        if source_kind(source) == "hf" and parse_hf(source)[1] is None:
+        kind = source_kind(source)
+        if kind == "hf" and parse_hf(source)[1] is None:
             raise ValueError(f"{source!r}: pin a revision (hf://org/repo@COMMIT_OR_TAG)")
+        if kind == "package":
+            package_dir(source, name)
     except ValueError as err:
         raise ValueError(f"{where}: {err}") from None
     files = _parse_files(data.get("files"), where)
+    sizes = _parse_sizes(data.get("sizes"), files, where)
     facts = {k: _typed(data.get(k), int, k, where) for k in INT_FIELDS}
     facts.update({k: _typed(data.get(k), str, k, where) for k in TEXT_FIELDS})
     frame_rate = _typed(data.get("frame_rate"), (int, float), "frame_rate", where)
-    return RegistryEntry(name=name, source=source, files=files, origin=origin,
+    return RegistryEntry(name=name, source=source, files=files, origin=origin, sizes=sizes,
                          frame_rate=None if frame_rate is None else float(frame_rate), **facts)
 
 
@@ -120,6 +125,27 @@ def _parse_files(files: object, where: str) -> dict[str, str]:
         if not isinstance(digest, str) or not SHA256_RE.match(digest):
             raise ValueError(f"{where}: sha256 of {filename} must be 64 lowercase hex digits, got {digest!r}")
     return dict(files)
+
+
+def _parse_sizes(sizes: object, files: dict[str, str], where: str) -> dict[str, int] | None:
+    if sizes is None:
+        return None
+    if not isinstance(sizes, dict) or not all(
+            name in files and isinstance(n, int) and not isinstance(n, bool) and n >= 0 for name, n in sizes.items()):
+        raise ValueError(f"{where}: 'sizes' must map names listed in 'files' to byte counts (integers >= 0)")
+    return dict(sizes)
+
+
+def package_dir(source: str, name: str) -> Path:
+    """The directory of a `package:[NAME]` source, always a direct child of codec/pretrained."""
+    sub = source[len("package:"):] or name
+    if not NAME_RE.match(sub) or sub in (".", ".."):
+        raise ValueError(f"source {source!r}: package sources name a directory inside codec/pretrained "
+                         "(letters, digits, '.', '_', '-'; no '/' or '..')")
+    directory = PACKAGE_DIR / sub
+    if directory.resolve().parent != PACKAGE_DIR.resolve():
+        raise ValueError(f"source {source!r}: resolves outside codec/pretrained")
+    return directory
 
 
 def _typed(value: object, kind, key: str, where: str):

@@ -108,6 +108,8 @@ def markdown(report: EvalReport) -> str:
     ]
     if report.notes:
         parts += ["## Notes", ""] + [f"- {n}" for n in report.notes] + [""]
+    if report.failed:
+        parts += ["## Failed inputs", ""] + [f"- `{path}`: {why}" for path, why in report.failed] + [""]
     return "\n".join(p for p in parts if p is not None)
 
 

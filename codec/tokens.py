@@ -47,6 +47,18 @@ class Tokens:
                 raise ValueError(f"Tokens.{name} must have shape [{batch}], got {tuple(value.shape)}")
         if batch and int(self.lengths.max()) > frames:
             raise ValueError(f"Tokens.lengths max {int(self.lengths.max())} exceeds the {frames} frames in codes")
+        for name in ("lengths", "audio_lengths"):
+            value = getattr(self, name)
+            if value.is_floating_point() or value.dtype == torch.bool:
+                raise ValueError(f"Tokens.{name} must be integers, got {value.dtype}")
+            if batch and int(value.min()) < 0:
+                raise ValueError(f"Tokens.{name} must be >= 0, got {value.tolist()}")
+        if not 0 <= self.num_semantic_codebooks <= self.codes.shape[1]:
+            raise ValueError(f"Tokens.num_semantic_codebooks={self.num_semantic_codebooks} must be in "
+                             f"[0, {self.codes.shape[1]}] (the codebooks present)")
+        if self.sample_rate <= 0 or not self.frame_rate > 0 or self.codebook_size < 1:
+            raise ValueError(f"Tokens need sample_rate > 0, frame_rate > 0 and codebook_size >= 1; got "
+                             f"{self.sample_rate}, {self.frame_rate}, {self.codebook_size}")
 
     @property
     def batch_size(self) -> int:
@@ -133,8 +145,8 @@ class Tokens:
             audio_lengths=torch.cat([t.audio_lengths for t in items]),
         )
 
-    def save(self, path: str | os.PathLike) -> None:
-        """Write to a safetensors file atomically (no pickle)."""
+    def save(self, path: str | os.PathLike, exclusive: bool = False) -> None:
+        """Write to a safetensors file atomically (no pickle); `exclusive` refuses to replace an existing file."""
         dtype = torch.int16 if self.codebook_size <= 2**15 else torch.int32
         tensors = {
             "codes": self.codes.to("cpu", dtype).contiguous(),
@@ -143,7 +155,7 @@ class Tokens:
         }
         metadata = {"format": TOKENS_FORMAT, "format_version": str(TOKENS_FORMAT_VERSION)}
         metadata.update({k: str(v) for k, v in _metadata(self).items()})
-        atomic_write_bytes(Path(path), save_safetensors_bytes(tensors, metadata=metadata))
+        atomic_write_bytes(Path(path), save_safetensors_bytes(tensors, metadata=metadata), exclusive=exclusive)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Tokens:
@@ -157,22 +169,39 @@ class Tokens:
             raise ValueError(f"{path}: not a tokens file ({err})") from None
         if metadata.get("format") != TOKENS_FORMAT:
             raise ValueError(f"{path}: not a tokens file (format {metadata.get('format')!r})")
-        version = int(metadata.get("format_version", "0"))
+        try:
+            version = int(metadata.get("format_version", "0"))
+        except ValueError:
+            raise ValueError(f"{path}: tokens format_version {metadata.get('format_version')!r} is not an integer") from None
         if version > TOKENS_FORMAT_VERSION:
             raise ValueError(f"{path}: tokens format version {version} is newer than supported {TOKENS_FORMAT_VERSION}")
         try:
+            for name in ("codes", "lengths", "audio_lengths"):
+                if tensors[name].is_floating_point() or tensors[name].dtype == torch.bool:
+                    raise ValueError(f"'{name}' must hold integers, got {tensors[name].dtype}")
             return cls(
                 codes=tensors["codes"].to(torch.int64),
                 lengths=tensors["lengths"].to(torch.int64),
                 audio_lengths=tensors["audio_lengths"].to(torch.int64),
-                sample_rate=int(metadata["sample_rate"]),
-                frame_rate=float(metadata["frame_rate"]),
-                codebook_size=int(metadata["codebook_size"]),
-                num_semantic_codebooks=int(metadata["num_semantic_codebooks"]),
+                sample_rate=_number(metadata, "sample_rate", int),
+                frame_rate=_number(metadata, "frame_rate", float),
+                codebook_size=_number(metadata, "codebook_size", int),
+                num_semantic_codebooks=_number(metadata, "num_semantic_codebooks", int),
                 model_id=metadata.get("model_id", ""),
             )
         except KeyError as err:
             raise ValueError(f"{path}: tokens file lacks {err}") from None
+        except ValueError as err:
+            raise ValueError(f"{path}: bad tokens file ({err})") from None
+
+
+def _number(metadata: dict[str, str], key: str, kind: type) -> int | float:
+    """A numeric metadata value; ValueError naming the key when it is not a number of that kind."""
+    text = metadata[key]
+    try:
+        return kind(text)
+    except (TypeError, ValueError):
+        raise ValueError(f"metadata {key}={text!r} is not {'an integer' if kind is int else 'a number'}") from None
 
 
 def _metadata(tokens: Tokens) -> dict[str, object]:

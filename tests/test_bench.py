@@ -69,3 +69,12 @@ def test_codec_system_roundtrip():
     audio = torch.randn(2, 1, 3200) * 0.1
     out = system.detokenize(system.tokenize(audio))
     assert out.shape == audio.shape and system.params > 0
+
+
+def test_bench_defaults_to_the_shipped_model(capsys):
+    """`codec bench --seconds S --threads 1` without --model/--config measures speechcodec-16k-50hz."""
+    from codec.cli import main
+
+    assert main(["bench", "--seconds", "0.2", "--threads", "1", "--repeats", "1", "--json", "--no-progress"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows and all(r["system"].startswith("speechcodec-16k-50hz@") for r in rows)

@@ -160,3 +160,23 @@ def test_forward_is_differentiable_and_dropout_keeps_prefixes():
     (out.audio.square().mean() + out.commitment_loss).backward()
     grads = [p.grad for p in model.encoder.parameters() if p.grad is not None]
     assert grads and any(g.abs().sum() > 0 for g in grads)
+
+
+def test_embed_gives_the_quantized_latent_the_decoder_consumes():
+    """`model.embed` (public, documented in docs/api.md): [B, D, F], prefix-k sums, zero padding, checked ids."""
+    model = make_model()
+    tokens = model.tokenize([speechlike(0.5), speechlike(0.3, seed=1)], sample_rate=16000)
+    emb = model.embed(tokens)
+    assert emb.shape == (2, model.cfg.latent_dim, tokens.num_frames)
+    short = int(tokens.lengths[1])
+    assert torch.all(emb[1, :, short:] == 0) and emb[1, :, :short].abs().sum() > 0
+    with torch.inference_mode():
+        latent, _ = model.encode(speechlike(0.5)[None, None], torch.tensor([8000]))
+        expected = model.quantizer.decode(model.quantizer.encode(latent, model.num_codebooks))
+    assert torch.allclose(emb[0], expected[0], atol=1e-5)
+    coarse = model.embed(tokens.truncate(1))
+    assert not torch.allclose(coarse, emb)
+    raw = model.embed(tokens.codes[:1, :, :short], lengths=torch.tensor([short]))
+    assert raw.shape == (1, model.cfg.latent_dim, short)
+    with pytest.raises(ValueError, match="token ids must be in"):
+        model.embed(torch.full((1, 4, 3), model.codebook_size))

@@ -139,3 +139,22 @@ def test_eval_with_baselines_has_their_rows(corpus, tmp_path):
     for name in ("opus-6k", "opus-8k", "opus-12k", "codec2-1200", "codec2-2400", "codec2-3200"):
         assert systems[name]["kind"] == "baseline" and systems[name]["scores"]["mel"] is not None
     assert systems["opus-12k"]["scores"]["mel"] < systems["codec2-1200"]["scores"]["mel"]
+
+
+def test_eval_records_bad_and_missing_inputs_and_goes_on(corpus, tmp_path, capsys):
+    """A corrupt and a missing file are listed in the report; the rest is scored; exit status 1."""
+    (tmp_path / "corrupt.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot audio")
+    manifest = tmp_path / "m.jsonl"
+    rows = [{"path": str(tmp_path / "corrupt.wav"), "id": "bad"}, {"path": str(tmp_path / "gone.wav"), "id": "gone"},
+            {"path": str(corpus["root"] / "utt0.wav"), "id": "utt0"}]
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "report"
+    rc = _run_eval(["--model", str(corpus["model"]), str(manifest), str(tmp_path / "nothing-*.wav"),
+                    "--report", str(out), "--baselines", "none", "--no-progress"])
+    assert rc == 1
+    report = json.loads((out / "report.json").read_text())
+    assert report["num_files"] == 1 and {f["file"] for f in report["files"]} == {"utt0"}
+    failed = {path.rsplit("/", 1)[-1]: why for path, why in report["failed"]}
+    assert set(failed) == {"corrupt.wav", "gone.wav", "nothing-*.wav"}
+    assert "Failed inputs" in (out / "report.md").read_text()
+    assert "3 input(s) failed" in capsys.readouterr().err

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from codec import hub, registry
+from codec import hub, registry, transfer
 from codec.commands import download as download_cmd
 from codec.hub import ChecksumError, DownloadError, resolve
 from codec.models.codec import Codec
@@ -111,7 +111,7 @@ def isolated(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("CODEC_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("CODEC_REGISTRY", raising=False)
     monkeypatch.delenv("CODEC_OFFLINE", raising=False)
-    monkeypatch.setattr(hub, "RETRY_DELAY_S", 0.0)
+    monkeypatch.setattr(transfer, "RETRY_DELAY_S", 0.0)
     return tmp_path / "cache"
 
 
@@ -209,7 +209,7 @@ def test_server_error_then_retry_later_succeeds(server):
     server.fail.add("/m/model.safetensors")
     with pytest.raises(DownloadError, match="HTTP 500.*gave up after 3 attempts"):
         resolve(server.url + "/m/")
-    assert len(server.gets("/m/model.safetensors")) == hub.ATTEMPTS
+    assert len(server.gets("/m/model.safetensors")) == transfer.ATTEMPTS
     server.fail.clear()
     directory = resolve(server.url + "/m/")
     assert Codec.from_pretrained(directory).num_codebooks == 4
@@ -321,7 +321,7 @@ def test_user_entries_override_packaged_and_package_source(tmp_path, checkpoint,
         (package / "tiny" / name).write_bytes(data)
     monkeypatch.setattr(registry, "PACKAGED_REGISTRY", write_registry(tmp_path / "p.json", {
         "tiny": entry("package:", checkpoint), "other": entry("package:tiny", checkpoint)}))
-    monkeypatch.setattr(hub, "PACKAGE_DIR", package)
+    monkeypatch.setattr(registry, "PACKAGE_DIR", package)
     user = write_registry(tmp_path / "u.json", {"tiny": entry("https://example.invalid/x/", checkpoint)})
     monkeypatch.setenv("CODEC_REGISTRY", f"{tmp_path / 'nothing-here.json'}")
     with pytest.raises(FileNotFoundError, match="nothing-here.json"):

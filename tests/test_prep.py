@@ -189,7 +189,7 @@ def test_cli_strict_num_codebooks_and_guards(tmp_path, corpus, model_dir, capsys
     assert json.loads((out / "manifest.json").read_text())["layout"]["vocab_size"] == 128
     # Same directory, different settings: refused instead of mixing two runs.
     assert run_cli([str(corpus / "spk0" / "*.wav"), *base]) == 2
-    assert "different model" in capsys.readouterr().err
+    assert "different codebook count" in capsys.readouterr().err
     assert run_cli([spk2, "-o", str(tmp_path / "ok"), "--model", str(model_dir), "--num-workers", "0", "--strict"]) == 0
     assert run_cli(["-o", str(tmp_path / "nothing"), "--merge-only"]) == 2
     assert run_cli([str(tmp_path / "typo"), "-o", str(tmp_path / "nothing"), "--model", str(model_dir)]) == 2

@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+DEFAULT_MODEL = "speechcodec-16k-50hz"
+
 EPILOG = """\
 Speed is audio seconds / wall seconds (median of --repeats after a warm-up call, systems measured
 round-robin); memory is the peak RSS growth during the warm-up call (Linux VmHWM). See docs/benchmarks.md.
+Without --model or --config the shipped model (speechcodec-16k-50hz) is measured.
 examples:
+  codec bench --seconds 5 --threads 1
   codec bench --model ./my-codec --seconds 10 --threads 1,2 --batch 1,8
   codec bench --config default --threads 1,2 --batch 1,8 --peers
 """
@@ -19,8 +23,9 @@ def add_parser(sub) -> None:
     cmd = sub.add_parser("bench", help="measure tokenize/detokenize speed and memory",
                          description="Benchmark tokenize and detokenize speed and peak memory on this machine.",
                          epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    source = cmd.add_mutually_exclusive_group(required=True)
-    source.add_argument("--model", help="checkpoint directory (or registered name)")
+    source = cmd.add_mutually_exclusive_group()
+    source.add_argument("--model", default=None,
+                        help=f"checkpoint directory (or registered name); default {DEFAULT_MODEL}, the shipped model")
     source.add_argument("--config", metavar="default|YAML",
                         help="random weights: `default` (the default speech config) or a model config YAML; "
                              "measured with both decoder kinds (vocoder, conv)")
@@ -49,10 +54,10 @@ def _systems(args: argparse.Namespace) -> list:
     """The systems named by --model / --config."""
     from codec.bench import codec_system, default_config_systems
 
-    if args.model:
+    if args.config is None:
         from codec.models.codec import Codec
 
-        return [codec_system(Codec.from_pretrained(args.model))]
+        return [codec_system(Codec.from_pretrained(args.model or DEFAULT_MODEL))]
     if args.config == "default":
         return default_config_systems()
     from codec.config import CodecConfig, from_dict, load_yaml

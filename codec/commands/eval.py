@@ -54,7 +54,7 @@ def invocation() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Evaluate, write the report directory and print the systems table; 1 if some inputs failed."""
+    """Evaluate, write the report directory and print the systems table; 1 if some inputs failed (they are listed)."""
     from codec.baselines import available_baselines, parse_baseline_names
     from codec.evaluation import evaluate, load_eval_items, load_transcriber
     from codec.models.codec import Codec
@@ -78,9 +78,14 @@ def run(args: argparse.Namespace) -> int:
     model = Codec.from_pretrained(args.model, device=args.device)
     report = evaluate(model, items, args.num_codebooks, selection.baselines, transcriber,
                       progress=not args.no_progress, perceptual=not args.no_perceptual)
+    report.failed = [(line.partition(": ")[0], line.partition(": ")[2]) for line in errors] + report.failed
+    if report.failed:
+        report.notes.append(f"{len(report.failed)} input(s) failed and are not scored (see `failed` in report.json)")
     report.notes = list(selection.notes) + report.notes
     report.command = invocation()
     written = write_report(report, args.report)
     print(systems_table(report))
     print(f"wrote {', '.join(str(p) for p in written)}", file=sys.stderr)
-    return 1 if errors else 0
+    if report.failed:
+        print(f"{len(report.failed)} input(s) failed (listed in report.json)", file=sys.stderr)
+    return 1 if report.failed else 0

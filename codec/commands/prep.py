@@ -50,6 +50,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     cmd.add_argument("--device", default="cpu",
                      help="torch device, e.g. cpu, cuda, cuda:1; 'cuda-local' = cuda:$LOCAL_RANK (default cpu)")
     cmd.add_argument("--strict", action="store_true", help="exit with status 1 if any item failed")
+    cmd.add_argument("--quiet", action="store_true", help="no progress bar or summary (errors are still printed)")
     cmd.add_argument("--merge-only", action="store_true", help="only write manifest.json + errors.jsonl from the shards")
     return cmd
 
@@ -66,10 +67,13 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("INPUT(s) and --model are required (unless --merge-only)")
         report = tokenize_corpus(args.inputs, args.out_dir, args.model, num_codebooks=args.num_codebooks,
                                  shard_size=args.shard_size, batch_size=args.batch_size, num_workers=args.num_workers,
-                                 rank=args.rank, world_size=args.world_size, device=_device(args.device))
+                                 rank=args.rank, world_size=args.world_size, device=_device(args.device),
+                                 quiet=args.quiet)
     except (FileNotFoundError, ValueError) as err:
         print(f"codec prep: error: {err}", file=sys.stderr)
         return 2
+    if args.quiet:
+        return 1 if args.strict and report.errors else 0
     print(f"rank {report.rank}/{report.world_size}: {len(report.shards_written)} shard(s) written, "
           f"{len(report.shards_skipped)} already done, {report.rows} rows, {report.audio_seconds / 3600:.3f} h, "
           f"{len(report.errors)} failed", file=sys.stderr)
@@ -88,6 +92,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _device(name: str) -> str:
+    """`cuda-local` -> cuda:$LOCAL_RANK; any name is checked (a missing GPU is a one-line error)."""
     import os
 
-    return f"cuda:{os.environ.get('LOCAL_RANK', 0)}" if name == "cuda-local" else name
+    from codec.devices import check_device
+
+    name = f"cuda:{os.environ.get('LOCAL_RANK', '0')}" if name == "cuda-local" else name
+    check_device(name)
+    return name

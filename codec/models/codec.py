@@ -158,6 +158,16 @@ class Codec(nn.Module):
         audio = audio[..., : int(tokens.audio_lengths.max())]
         return audio * length_mask(tokens.audio_lengths, audio.shape[-1])[:, None, :].to(audio.dtype)
 
+    @torch.inference_mode()
+    def embed(self, tokens: Tokens | torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Tokens (or codes [B, k, F]) -> quantized embeddings [B, latent_dim, F]: the sum of the k codebooks'
+        vectors the decoder consumes (any prefix k works), zero on padding frames."""
+        tokens = self.as_tokens(tokens, lengths)
+        self.check_tokens(tokens)
+        tokens = tokens.to(self.device)
+        quantized = self.quantizer.decode(tokens.codes)
+        return quantized * tokens.mask()[:, None, :].to(quantized.dtype)
+
     def as_tokens(self, codes: Tokens | torch.Tensor, lengths: torch.Tensor | None = None) -> Tokens:
         """Wrap raw codes [B, k, F] (e.g. from a language model) as Tokens of this model."""
         if isinstance(codes, Tokens):

@@ -21,7 +21,7 @@ from codec.prep.shards import _run_shards
 def tokenize_corpus(inputs: Any, out_dir: str | os.PathLike, model: Codec | str | os.PathLike, *,
                     num_codebooks: int | None = None, shard_size: int = 1000, batch_size: int = 16,
                     num_workers: int = 2, rank: int | None = None, world_size: int | None = None,
-                    strict: bool = False, device: str | torch.device | None = None) -> PrepReport:
+                    strict: bool = False, device: str | torch.device | None = None, quiet: bool = False) -> PrepReport:
     """Tokenize a corpus into Parquet shards under `out_dir` (this rank's share); merge when all are done."""
     if shard_size < 1 or batch_size < 1 or num_workers < 0:
         raise ValueError("need shard_size >= 1, batch_size >= 1, num_workers >= 0; "
@@ -45,9 +45,9 @@ def tokenize_corpus(inputs: Any, out_dir: str | os.PathLike, model: Codec | str 
         else:
             _remove_leftovers(out_dir, index)
             todo.append(index)
-    if report.shards_skipped:
+    if report.shards_skipped and not quiet:
         print(f"rank {rank}: {len(report.shards_skipped)} finished shard(s) kept, {len(todo)} to do", file=sys.stderr)
-    _run_shards(codec, k, items, todo, shard_size, batch_size, num_workers, inputs, report)
+    _run_shards(codec, k, items, todo, shard_size, batch_size, num_workers, inputs, report, quiet)
     if all(_shard_done(out_dir, i) for i in range(num_shards)):
         report.manifest = merge_manifest(out_dir)
     if strict and report.errors:

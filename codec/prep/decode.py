@@ -9,12 +9,18 @@ import soundfile as sf
 import torch
 
 from codec.audio import load_audio, resample, to_mono, validate_audio
+from codec.longform import LONGFORM_THRESHOLD_SECONDS
 from codec.prep.hf import _hf_decode, _hf_path
 from codec.prep.records import PrepItem
 
 
 class _AudioItems(torch.utils.data.Dataset):
-    """Decodes item i to mono float32 at the model rate (numpy), or returns the reason it cannot."""
+    """Decodes item i to mono float32 at the model rate (numpy), or returns the reason it cannot.
+
+    Files longer than LONGFORM_THRESHOLD_SECONDS are not decoded here: they come back with
+    `long=True` and the main process tokenizes them window by window (as `codec tokenize` does),
+    so memory stays bounded by the window, not the file.
+    """
 
     def __init__(self, items: list[PrepItem], sample_rate: int, hf_dataset: Any = None) -> None:
         self.items, self.sample_rate, self.hf_dataset = items, sample_rate, hf_dataset
@@ -24,13 +30,18 @@ class _AudioItems(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> dict:
         item = self.items[index]
-        out = {"index": index, "wav": None, "error": item.error, "rate": 0, "seconds": 0.0, "path": item.path}
+        out = {"index": index, "wav": None, "error": item.error, "rate": 0, "seconds": 0.0,
+               "path": item.path or f"item {item.id}", "long": False}
         if item.error:
             return out
         try:
+            info = None if isinstance(item.source, int) else _long_file_info(item.source)
+            if info is not None:
+                out["rate"], out["seconds"], out["long"] = info.samplerate, info.frames / info.samplerate, True
+                return out
             if isinstance(item.source, int):
                 audio = self.hf_dataset[item.source]["audio"]
-                out["path"] = _hf_path(audio) or item.path
+                out["path"] = _hf_path(audio) or out["path"]
                 wav, rate = _hf_decode(audio)
                 validate_audio(wav, rate, out["path"])
             else:
@@ -38,8 +49,17 @@ class _AudioItems(torch.utils.data.Dataset):
             out["rate"], out["seconds"] = rate, wav.shape[-1] / rate
             out["wav"] = resample(to_mono(wav), rate, self.sample_rate)[0].numpy()
         except Exception as err:  # any decoding problem is recorded, never fatal
-            out["error"] = _one_line(err, item.path)
+            out["error"] = _one_line(err, out["path"])
         return out
+
+
+def _long_file_info(path: str):
+    """soundfile's header info when the file is past the long-form threshold, else None."""
+    try:
+        info = sf.info(path)
+    except Exception:  # unreadable header: the normal decode reports it
+        return None
+    return info if info.frames > LONGFORM_THRESHOLD_SECONDS * info.samplerate else None
 
 
 def _shard_batches(items: list[PrepItem], shards: list[int], shard_size: int, batch_size: int) -> Iterator[list[int]]:

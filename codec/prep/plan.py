@@ -73,12 +73,24 @@ def _write_or_check_plan(out_dir: Path, plan: dict) -> None:
     path = out_dir / PLAN_FILE
     if path.is_file():
         old = _read_json(path)
-        changed = [key for key in ("model", "items_sha256", "shard_size", "num_shards") if old.get(key) != plan[key]]
+        changed = [_difference(key, old.get(key), plan[key])
+                   for key in ("model", "items_sha256", "shard_size", "num_shards") if old.get(key) != plan[key]]
         if changed:
-            raise ValueError(f"{out_dir} holds a prep run with a different {', '.join(changed)}; "
+            raise ValueError(f"{out_dir} holds a prep run with a different {'; '.join(changed)}; "
                              "use a new output directory (or delete it) to start over")
         return
     atomic_write_bytes(path, (json.dumps(plan, indent=2) + "\n").encode())
+
+
+def _difference(key: str, old: object, new: object) -> str:
+    """What differs between a directory's plan and this run, in words (`codebook count (8 there, 4 now)`)."""
+    names = {"items_sha256": "input list", "shard_size": "shard size", "num_shards": "shard count"}
+    if key != "model" or not isinstance(old, dict):
+        return f"{names.get(key, key)} ({old} there, {new} now)" if key != "items_sha256" else names[key]
+    diff = [k for k in new if old.get(k) != new[k]]
+    if set(diff) <= {"num_codebooks", "num_semantic_codebooks"}:
+        return f"codebook count ({old.get('num_codebooks')} there, {new['num_codebooks']} now)"
+    return "model (" + ", ".join(f"{k} {old.get(k)!r} there, {new[k]!r} now" for k in diff[:3]) + ")"
 
 
 def _remove_leftovers(out_dir: Path, index: int) -> None:

@@ -21,7 +21,7 @@ from codec.prep.records import PrepItem, PrepReport
 
 
 def _run_shards(codec: Codec, k: int, items: list[PrepItem], todo: list[int], shard_size: int, batch_size: int,
-                num_workers: int, inputs: Any, report: PrepReport) -> None:
+                num_workers: int, inputs: Any, report: PrepReport, quiet: bool = False) -> None:
     if not todo:
         return
     dataset = _AudioItems(items, codec.sample_rate, inputs if _is_hf_dataset(inputs) else None)
@@ -31,7 +31,8 @@ def _run_shards(codec: Codec, k: int, items: list[PrepItem], todo: list[int], sh
     sizes = {s: min((s + 1) * shard_size, len(items)) - s * shard_size for s in todo}
     pending: dict[int, list[dict]] = {s: [] for s in todo}
     start, seconds = time.perf_counter(), 0.0
-    with tqdm(total=sum(sizes.values()), unit="file", desc=f"prep rank {report.rank}", file=sys.stderr) as bar, \
+    with tqdm(total=sum(sizes.values()), unit="file", desc=f"prep rank {report.rank}", file=sys.stderr,
+                   disable=quiet) as bar, \
             torch.inference_mode():
         for batch in loader:
             shard = batch[0]["index"] // shard_size
@@ -46,7 +47,10 @@ def _run_shards(codec: Codec, k: int, items: list[PrepItem], todo: list[int], sh
 
 def _encode(codec: Codec, k: int, batch: list[dict], items: list[PrepItem]) -> list[dict]:
     """Tokenize the decodable entries of a batch (one by one if the batch fails); returns row/error dicts."""
-    good = [entry for entry in batch if entry["error"] is None]
+    for entry in batch:
+        if entry["error"] is None and entry.get("long"):
+            _encode_long(codec, k, entry, items[entry["index"]])
+    good = [entry for entry in batch if entry["error"] is None and not entry.get("long")]
     if good:
         try:
             tokens = codec.tokenize([torch.from_numpy(e["wav"])[None] for e in good], sample_rate=codec.sample_rate,
@@ -65,6 +69,17 @@ def _encode(codec: Codec, k: int, batch: list[dict], items: list[PrepItem]) -> l
     for entry in batch:
         entry.pop("wav", None)
     return batch
+
+
+def _encode_long(codec: Codec, k: int, entry: dict, item: PrepItem) -> None:
+    """A long file: the windowed path of `codec tokenize` (memory bounded by the window, not the file)."""
+    try:
+        tokens = codec.tokenize_long(item.source, num_codebooks=k)
+    except (OSError, RuntimeError, ValueError) as err:
+        entry["error"] = _one_line(err, entry["path"])
+        return
+    entry["codes"] = tokens.codes[0, :, : int(tokens.lengths[0])].cpu().numpy()
+    entry["num_samples"] = int(tokens.audio_lengths[0])
 
 
 def _finish_shard(report: PrepReport, shard: int, entries: list[dict], items: list[PrepItem], codec: Codec) -> None:

@@ -23,24 +23,30 @@ def setup_console(is_main: bool) -> None:
 
 
 class RunLogger:
-    """Writes scalars to TensorBoard and `metrics.jsonl`; audio and spectrogram images at eval steps."""
+    """Writes scalars to TensorBoard and `metrics.jsonl`; audio and spectrogram images at eval steps.
 
-    def __init__(self, run_dir: Path, enabled: bool) -> None:
+    `start_step` is the step the run (re)starts from: rows and events logged past it by an
+    interrupted earlier attempt are dropped, so a resumed run never repeats a step.
+    """
+
+    def __init__(self, run_dir: Path, enabled: bool, start_step: int = 0) -> None:
         self.enabled = enabled
         self.writer = None
         if enabled:
             from torch.utils.tensorboard import SummaryWriter
 
             Path(run_dir).mkdir(parents=True, exist_ok=True)
-            self.writer = SummaryWriter(str(Path(run_dir) / "tensorboard"))
-            self.jsonl = open(Path(run_dir) / "metrics.jsonl", "a")
+            metrics = Path(run_dir) / "metrics.jsonl"
+            drop_rows_after(metrics, start_step)
+            self.writer = SummaryWriter(str(Path(run_dir) / "tensorboard"), purge_step=start_step + 1)
+            self.jsonl = open(metrics, "a")
 
     def scalars(self, step: int, values: dict[str, float], split: str = "train") -> None:
         """Log scalars under `split/…` and append one JSON line."""
         if not self.enabled:
             return
         for key, value in values.items():
-            self.writer.add_scalar(f"{split}/{key}", value, step)
+            self.writer.add_scalar(key if key.startswith(f"{split}/") else f"{split}/{key}", value, step)
         self.jsonl.write(json.dumps({"step": step, "split": split, **values}) + "\n")
         self.jsonl.flush()
 
@@ -57,6 +63,25 @@ class RunLogger:
         if self.enabled:
             self.writer.close()
             self.jsonl.close()
+
+
+def drop_rows_after(path: Path, step: int) -> None:
+    """Rewrite a metrics.jsonl without the rows past `step` (left by a run that stopped after its last checkpoint)."""
+    from codec.fileio import atomic_write_bytes
+
+    if not path.is_file():
+        return
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = [line for line in lines if _row_step(line) <= step]
+    if len(kept) != len(lines):
+        atomic_write_bytes(path, "".join(kept).encode())
+
+
+def _row_step(line: str) -> float:
+    try:
+        return float(json.loads(line)["step"])
+    except (ValueError, KeyError, TypeError):
+        return float("inf")  # a torn last line from a killed run
 
 
 def spectrogram_image(wav: torch.Tensor, sample_rate: int) -> torch.Tensor:

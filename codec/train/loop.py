@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import random
@@ -47,6 +48,7 @@ def train(cfg: TrainConfig) -> TrainResult:
         torch.set_num_threads(cfg.threads)
     run_dir = Path(cfg.out_dir)
     utterances = read_utterances(cfg.data.train_manifest)
+    cfg = _without_missing_alignments(cfg, utterances)
     phone_ids = _phone_inventory(cfg, utterances)
     parts = build_parts(cfg, info.device, phone_ids)
     step, cpu_spent = 0, 0.0
@@ -64,7 +66,7 @@ def train(cfg: TrainConfig) -> TrainResult:
                           cfg.teacher.suffix if cfg.teacher.kind == "precomputed" else None)
     sampler = StepSampler(len(dataset), cfg.data.batch_size, cfg.seed, info.rank, step, cfg.max_steps)
     loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=cfg.data.num_workers)
-    logger = RunLogger(run_dir, info.is_main)
+    logger = RunLogger(run_dir, info.is_main, start_step=step)
     if info.is_main:
         log.info("training %s: %d params (generator), %d (discriminator), %d utterances, world size %d",
                  model_cfg.name, _count(parts.model), _count(parts.discriminator), len(utterances), info.world_size)
@@ -195,6 +197,16 @@ def resume(parts: TrainParts, path: Path) -> tuple[int, float]:
     parts.sched_g.load_state_dict(state["sched_g"])
     parts.sched_d.load_state_dict(state["sched_d"])
     return int(state["step"]), float(state.get("cpu_seconds", 0.0))
+
+
+def _without_missing_alignments(cfg: TrainConfig, utterances) -> TrainConfig:
+    """teacher.kind=phones on a manifest without alignments: train without distillation, with a warning."""
+    if cfg.teacher.kind != "phones" or any(u.alignment for u in utterances):
+        return cfg
+    log.warning("%s: teacher.kind=phones but no row has an alignment; training without semantic distillation "
+                "(teacher.kind=none). Add alignments or precomputed teacher features to keep codebook 0 semantic.",
+                cfg.data.train_manifest)
+    return dataclasses.replace(cfg, teacher=dataclasses.replace(cfg.teacher, kind="none"))
 
 
 def _phone_inventory(cfg: TrainConfig, utterances) -> dict[str, int] | None:
