@@ -59,7 +59,9 @@ def test_non_editable_install_loads_the_shipped_model(tmp_path):
     assert install.returncode == 0, install.stderr[-2000:]
     # -S: no site processing, so the editable install's import hook is not active; only the wheel is.
     script = (
-        "import sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]\n"
+        # The wheel first; site-packages after the standard library, as `site` would (a stray `typing`
+        # backport there, pulled in by resemblyzer, must not shadow the standard library's).
+        "import sys; sys.path.insert(0, sys.argv[1]); sys.path.append(sys.argv[2])\n"
         "import codec, torch\n"
         "assert codec.__file__.startswith(sys.argv[1]), codec.__file__\n"
         f"m = codec.load('{SHIPPED}')\n"
