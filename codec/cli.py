@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_job_options(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--batch-size", type=int, default=8, help="files per model call (default 8)")
     cmd.add_argument("--device", default="cpu", help="torch device, e.g. cpu, cuda, cuda:1 (default cpu)")
+    cmd.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx", "onnx-int8"],
+                     help="auto (default): onnxruntime where installed and on the CPU, else torch; "
+                          "onnx-int8 is faster and lossy (docs/benchmarks.md)")
     cmd.add_argument("--force", action="store_true", help="overwrite existing outputs")
     cmd.add_argument("--skip-existing", action="store_true", help="leave existing outputs and do the rest")
 
@@ -67,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in builtin:
             return builtin[args.command](args)
         return importlib.import_module(f"codec.commands.{args.command.replace('-', '_')}").run(args)
-    except (FileNotFoundError, FileExistsError, ValueError, ConnectionError) as err:
+    except (FileNotFoundError, FileExistsError, ValueError, ConnectionError, ImportError) as err:
         print(f"codec {args.command}: error: {err}", file=sys.stderr)
         return 2
 
@@ -75,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run_job(args: argparse.Namespace, suffix: str, extensions: tuple[str, ...], work) -> int:
     from codec.batch import JobReport, plan_outputs, write_errors
     from codec.inputs import collect_inputs
-    from codec.models.codec import Codec
+    from codec.onnx.select import load_backend
 
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
@@ -85,7 +88,7 @@ def _run_job(args: argparse.Namespace, suffix: str, extensions: tuple[str, ...],
         report.failed.append((spec, reason))
         print(f"error: {spec}: {reason}", file=sys.stderr)
     planned = plan_outputs(collected.items, args.out_dir, suffix, args.force, args.skip_existing, report)
-    model = Codec.from_pretrained(args.model or _model_named_in_tokens(planned), device=args.device)
+    model = load_backend(args.model or _model_named_in_tokens(planned), device=args.device, backend=args.backend)
     work(model, planned, report)
     errors = write_errors(args.out_dir, report)
     print(f"{len(report.written)} written, {len(report.failed)} failed"
