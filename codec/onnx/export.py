@@ -147,6 +147,7 @@ def export_onnx(model, out_dir: str | os.PathLike, int8: bool = False, force: bo
     manifest = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "codec_version": __version__,
         "model_id": model.model_id, "config": to_dict(model.cfg), "opset": OPSET,
+        "params": sum(p.numel() for p in model.parameters()),
         "files": {name: sha256_file(out / name) for name in GRAPH_FILES.values() if (out / name).exists()},
     }
     atomic_write_bytes(out / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())

@@ -60,12 +60,12 @@ def load_backend(source: str | os.PathLike, device: str = "cpu", backend: str = 
         return OnnxCodec(source, int8=int8)
     model = Codec.from_pretrained(source)
     directory = onnx_cache_dir(model.model_id)
-    if not (directory / MANIFEST).is_file() or not (directory / GRAPH_FILES[("decode", True)]).is_file():
+    if not (directory / MANIFEST).is_file() or not (directory / GRAPH_FILES[("decode", int8)]).is_file():
         from codec.onnx.export import export_onnx
 
         print(f"note: exporting {model.model_id} to ONNX in {directory} (once)", file=sys.stderr)
         try:
-            export_onnx(model, directory, int8=True, force=True)  # both precisions: one export
+            export_onnx(model, directory, int8=int8, force=True)
         except ValueError as err:
             if not fallback:
                 raise
