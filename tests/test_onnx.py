@@ -97,6 +97,10 @@ def test_export_writes_metadata_dynamic_axes_and_int8(tmp_path):
     assert props["sample_rate"] == "16000" and props["frame_rate"] == "50.0" and props["codec.graph"] == "encode"
     audio_dims = proto.graph.input[0].type.tensor_type.shape.dim
     assert audio_dims[0].dim_param and audio_dims[2].dim_param  # dynamic batch and length
+    quantized = onnx.load(str(tmp_path / "onnx" / "encoder.int8.onnx")).graph.node
+    assert any("backbone" in n.name and n.op_type != "MatMul" for n in quantized if "MatMul" in n.op_type)
+    float_matmuls = [n for n in quantized if n.op_type == "MatMul"]
+    assert float_matmuls and all("backbone" not in n.name for n in float_matmuls)  # STFT, codebook search
     int8 = OnnxCodec(tmp_path / "onnx", int8=True)
     assert int8.backend == "onnx-int8"
     tokens = int8.tokenize(speechlike(1.0), 16000)

@@ -96,18 +96,21 @@ def _export_graph(module: torch.nn.Module, args: tuple, names: tuple[list[str], 
 
 
 def _quantize_int8(src: Path, dst: Path) -> None:
-    """Dynamic int8 (uint8 activations, int8 weights) for the backbone and head matmuls only.
+    """Dynamic int8 (uint8 activations, int8 weights) for the backbone and projection matmuls only.
 
-    The STFT bases and the quantizer's distance matmuls stay float32: they decide the codes.
+    The STFT bases, the quantizer's distance matmuls and codebook tables stay float32; convolutions
+    (the conv encoder/decoder kinds) stay float32 too, so int8 changes little for those models.
     """
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    nodes = [n.name for n in onnx.load(str(src)).graph.node
-             if n.op_type in ("MatMul", "Gemm") and ("backbone" in n.name or "proj" in n.name)]
+    matmuls = [n.name for n in onnx.load(str(src)).graph.node if n.op_type in ("MatMul", "Gemm")]
+    chosen = [name for name in matmuls if "backbone" in name or "proj" in name]
     tmp = dst.with_name(f"{dst.name}.{os.getpid()}.tmp")
     logging.getLogger().setLevel(max(logging.getLogger().level, logging.ERROR))  # its shape-inference chatter
-    quantize_dynamic(str(src), str(tmp), weight_type=QuantType.QInt8, nodes_to_quantize=nodes,
+    # An empty nodes_to_quantize means "all nodes" to onnxruntime: exclude the others explicitly.
+    quantize_dynamic(str(src), str(tmp), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"],
+                     nodes_to_exclude=[name for name in matmuls if name not in chosen],
                      extra_options={"MatMulConstBOnly": True})
     proto = onnx.load(str(tmp))
     props = {p.key: p.value for p in proto.metadata_props}
