@@ -5,11 +5,13 @@ torch on >= 99 % of frames, audio within 1e-3), `onnx-int8` the int8 ones (lossy
 docs/benchmarks.md). `auto` is `onnx` when onnx and onnxruntime are installed and the device is the
 CPU (where it measured faster, docs/benchmarks.md), else `torch`; a model that cannot be exported
 falls back to torch with a note. A torch checkpoint is exported once into the cache
-(CACHE/onnx/<model id>/), keyed by the weights' sha256 and the codec version.
+(CACHE/onnx/<model id>/codec-<version>-<export code hash>/), keyed by the weights' sha256 and by
+the export code, so a changed exporter never serves stale graphs.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import sys
@@ -29,11 +31,13 @@ def onnx_available() -> bool:
 
 
 def onnx_cache_dir(model_id: str) -> Path:
-    """Where the ONNX export of a model id is cached."""
+    """Where the ONNX export of a model id is cached: keyed by the weights and by the export code itself."""
     from codec import __version__
     from codec.hub import cache_root
+    from codec.onnx import export, graphs
 
-    return cache_root() / "onnx" / re.sub(r"[^A-Za-z0-9._@-]", "_", model_id) / f"codec-{__version__}"
+    code = hashlib.sha256(Path(graphs.__file__).read_bytes() + Path(export.__file__).read_bytes()).hexdigest()[:10]
+    return cache_root() / "onnx" / re.sub(r"[^A-Za-z0-9._@-]", "_", model_id) / f"codec-{__version__}-{code}"
 
 
 def load_backend(source: str | os.PathLike, device: str = "cpu", backend: str = "torch"):
