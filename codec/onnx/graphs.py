@@ -3,8 +3,8 @@ rewritten with ops every ONNX runtime has, computing what the torch model comput
 
 What changes against the torch model (the arithmetic is the same up to float rounding):
 * STFT and inverse STFT (periodic Hann, n_fft a multiple of the hop: every shipped config) are
-  block DFT matmuls with the window as a 3-tap convolution over bins (no FFT or fold op, and
-  n_fft / hop times fewer multiplies than a DFT matmul per frame);
+  DFT matmuls over hop-sized blocks (no FFT or fold op, and a fraction of the multiplies of a DFT
+  matmul per n_fft frame);
 * the frame-rate stacks run channel-last, their input convs as one matmul over shifted frames;
 * the residual quantizer's nearest-neighbour search is the same squared-distance argmin, with each
   level's output projection folded into its codebook (a [codebook_size, latent_dim] table);
@@ -33,32 +33,6 @@ def _check_stft(n_fft: int, hop: int, window: torch.Tensor, what: str) -> int:
     return n_fft // hop
 
 
-def _block_dft_basis(n_fft: int, hop: int, bins: int, sign: float) -> torch.Tensor:
-    """[hop, 2 * bins]: a hop-sample block @ basis = [real | imag] of its zero-padded n_fft DFT at bins 0..bins-1."""
-    angle = 2 * math.pi * torch.outer(torch.arange(hop, dtype=torch.float64), torch.arange(bins, dtype=torch.float64))
-    angle = angle / n_fft
-    return torch.cat([torch.cos(angle), sign * torch.sin(angle)], dim=1).float()
-
-
-def _block_rotations(ratio: int, bins: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos, sin [ratio, bins] of 2 pi r k / ratio: the phase of block r within an n_fft = ratio * hop frame."""
-    angle = 2 * math.pi * torch.outer(torch.arange(ratio, dtype=torch.float64), torch.arange(bins, dtype=torch.float64))
-    angle = angle / ratio
-    return torch.cos(angle).float(), torch.sin(angle).float()
-
-
-def _hann_smooth(real: torch.Tensor, imag: torch.Tensor, bins: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Spectrum of (frame * periodic Hann) from the frame's spectrum at bins 0..bins (one past the output).
-
-    Hann = 0.5 - 0.25 e^{+i} - 0.25 e^{-i}: a 3-tap convolution over bins; bin -1 is the conjugate of bin 1.
-    """
-    real_prev = torch.cat([real[..., 1:2], real[..., : bins - 1]], dim=-1)
-    imag_prev = torch.cat([-imag[..., 1:2], imag[..., : bins - 1]], dim=-1)
-    smooth_real = 0.5 * real[..., :bins] - 0.25 * (real_prev + real[..., 1 : bins + 1])
-    smooth_imag = 0.5 * imag[..., :bins] - 0.25 * (imag_prev + imag[..., 1 : bins + 1])
-    return smooth_real, smooth_imag
-
-
 def overlap_add(frames: torch.Tensor, ratio: int, hop: int) -> torch.Tensor:
     """Frames [B, F, ratio * hop] placed every hop samples and summed -> [B, (F + ratio - 1) * hop]."""
     batch, num_frames = frames.shape[0], frames.shape[1]
@@ -70,37 +44,64 @@ def overlap_add(frames: torch.Tensor, ratio: int, hop: int) -> torch.Tensor:
     return out.reshape(batch, -1)
 
 
-class BlockSTFT(nn.Module):
-    """FrameSTFT (periodic Hann, n_fft = ratio * hop) -> [B, F, 2 * bins] (real | imag), channel-last.
+def _combine(coefs: list[float], terms: list[torch.Tensor]) -> torch.Tensor:
+    """sum_i coefs[i] * terms[i]; zero terms are skipped and +-1 written as add/sub (no multiply)."""
+    out = None
+    for coef, term in zip(coefs, terms):
+        if abs(coef) < 1e-9:
+            continue
+        term = term if abs(coef - 1) < 1e-9 else (-term if abs(coef + 1) < 1e-9 else coef * term)
+        out = term if out is None else out + term
+    return out
 
-    Each hop-sample block is transformed once (a [hop, bins + 1] DFT matmul, ratio times fewer
-    multiplies than transforming every n_fft frame); a frame's spectrum is the sum of its blocks'
-    spectra rotated by their offset, and the window is a 3-tap convolution over bins.
+
+class BlockSTFT(nn.Module):
+    """FrameSTFT (n_fft = ratio * hop) -> [B, F, 2 * bins]: [real | imag], bins in the order `order`.
+
+    Bins are grouped by k mod ratio. For bins of class c, the frame's DFT is the hop-point DFT (at
+    those bins) of one hop-sample signal, sum_r e^{-2 pi i r c / ratio} (window_r * block_{f+r}):
+    for ratio 4 the block combinations are additions (real for c = 0, 2; complex for c = 1, 3), and
+    the matmuls cost ~1.5 hop x bins per frame instead of n_fft x bins for a DFT matmul per frame.
     """
 
     def __init__(self, stft: FrameSTFT) -> None:
         super().__init__()
-        self.hop, self.padding = stft.hop, stft.padding
-        self.ratio = _check_stft(stft.n_fft, stft.hop, stft.window, "encoder")
-        self.bins = stft.n_fft // 2 + 1
-        self.register_buffer("basis", _block_dft_basis(stft.n_fft, stft.hop, self.bins + 1, -1.0))
-        cos, sin = _block_rotations(self.ratio, self.bins + 1)
-        self.register_buffer("cos", cos)
-        self.register_buffer("sin", sin)
+        n_fft, hop = stft.n_fft, stft.hop
+        self.hop, self.padding = hop, stft.padding
+        self.ratio = _check_stft(n_fft, hop, stft.window, "encoder")
+        self.bins = n_fft // 2 + 1
+        self.register_buffer("segments", stft.window.reshape(self.ratio, hop).clone())
+        n = torch.arange(hop, dtype=torch.float64)
+        self.classes: list[tuple[list[float], list[float] | None, int]] = []
+        order = []
+        for c in range(min(self.ratio, self.bins)):
+            ks = torch.arange(c, self.bins, self.ratio, dtype=torch.float64)
+            theta = [2 * math.pi * r * c / self.ratio for r in range(self.ratio)]
+            cos, minus_sin = [math.cos(t) for t in theta], [-math.sin(t) for t in theta]
+            phi = 2 * math.pi * torch.outer(n, ks) / n_fft
+            basis = torch.cat([torch.cos(phi), -torch.sin(phi)], dim=1)  # real input -> [real | imag]
+            complex_input = any(abs(v) > 1e-9 for v in minus_sin)
+            if complex_input:  # imaginary input part: i * e^{-i phi} = sin + i cos
+                basis = torch.cat([basis, torch.cat([torch.sin(phi), torch.cos(phi)], dim=1)])
+            self.register_buffer(f"basis{c}", basis.float())
+            self.classes.append((cos, minus_sin if complex_input else None, len(ks)))
+            order.append(ks.long())
+        self.register_buffer("order", torch.cat(order), persistent=False)
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         x = nn.functional.pad(audio[:, 0], self.padding)
-        y = x.reshape(x.shape[0], -1, self.hop) @ self.basis  # [B, F + ratio - 1, 2 * (bins + 1)]
-        a, b = y[..., : self.bins + 1], y[..., self.bins + 1 :]
-        num_frames = y.shape[1] - self.ratio + 1
-        real = imag = None
-        for r in range(self.ratio):  # X_f = sum_r e^{-i 2 pi r k / ratio} B_{f + r}
-            ar, br = a[:, r : r + num_frames], b[:, r : r + num_frames]
-            re = ar * self.cos[r] + br * self.sin[r]
-            im = br * self.cos[r] - ar * self.sin[r]
-            real, imag = (re, im) if real is None else (real + re, imag + im)
-        real, imag = _hann_smooth(real, imag, self.bins)
-        return torch.cat([real, imag], dim=-1)
+        blocks = x.reshape(x.shape[0], -1, self.hop)  # [B, F + ratio - 1, hop]
+        num_frames = blocks.shape[1] - self.ratio + 1
+        windowed = [blocks[:, r : r + num_frames] * self.segments[r] for r in range(self.ratio)]
+        reals, imags = [], []
+        for c, (cos, minus_sin, size) in enumerate(self.classes):
+            signal = _combine(cos, windowed)
+            if minus_sin is not None:
+                signal = torch.cat([signal, _combine(minus_sin, windowed)], dim=-1)
+            y = signal @ getattr(self, f"basis{c}")
+            reals.append(y[..., :size])
+            imags.append(y[..., size:])
+        return torch.cat(reals + imags, dim=-1)
 
 
 class ExportFrameEncoder(nn.Module):
@@ -110,7 +111,8 @@ class ExportFrameEncoder(nn.Module):
         super().__init__()
         self.stft = BlockSTFT(encoder.stft)
         self.bins = encoder.stft.n_fft // 2 + 1
-        self.backbone = ChannelLastStack(encoder.backbone)
+        order = self.stft.order
+        self.backbone = ChannelLastStack(encoder.backbone, input_order=torch.cat([order, order + self.bins]))
         self.proj = as_linear(encoder.proj)
 
     def forward(self, audio: torch.Tensor, frame_lengths: torch.Tensor) -> torch.Tensor:
@@ -134,10 +136,13 @@ def as_linear(conv: nn.Conv1d) -> nn.Linear:
 class ChannelLastStack(nn.Module):
     """ConvNeXtStack on [B, F, C] with a float mask [B, F, 1]; the input conv is one matmul over shifted frames."""
 
-    def __init__(self, stack: nn.Module) -> None:
+    def __init__(self, stack: nn.Module, input_order: torch.Tensor | None = None) -> None:
         super().__init__()
         self.embed_padding, self.kernel = stack.embed_padding, stack.embed.kernel_size[0]
         self.embed = as_linear(stack.embed)
+        if input_order is not None:  # the input channels arrive permuted (kernel-1 input convs only)
+            assert self.kernel == 1
+            self.embed.weight.data = self.embed.weight.data[:, input_order].contiguous()
         self.norm_in, self.blocks, self.norm_out = stack.norm_in, stack.blocks, stack.norm_out
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -156,52 +161,66 @@ class ChannelLastStack(nn.Module):
 class BlockISTFTHead(nn.Module):
     """ISTFTHead (periodic Hann, n_fft = ratio * hop), offline: features [B, F, dim] -> audio [B, 1, F * hop].
 
-    The window is a 3-tap convolution over bins; each output block of hop samples is the inverse DFT
-    (its first hop samples only) of the sum of the ratio frames overlapping it, rotated by their
-    offsets: one [bins, hop] matmul per block instead of an n_fft inverse per frame.
+    Bins are grouped by k mod ratio (the projection's outputs are permuted to match). For class c,
+    one matmul gives the complex hop-sample signal Z_c = sum_{k in c} w_k X[k] e^{2 pi i k n / n_fft};
+    segment r of the frame is sum_c Re(e^{2 pi i r c / ratio} Z_c) (additions for ratio 4), then
+    windowed and overlap-added: ~1.5 bins x hop multiplies per frame instead of bins x n_fft.
     """
 
     def __init__(self, head: ISTFTHead) -> None:
         super().__init__()
-        self.proj, self.hop, self.trim_left = head.proj, head.hop, head.trim_left
-        n_fft = head.n_fft
+        n_fft, hop = head.n_fft, head.hop
+        self.hop, self.trim_left = hop, head.trim_left
         self.bins = n_fft // 2 + 1
-        self.ratio = _check_stft(n_fft, head.hop, head.window, "decoder")
-        weight = torch.full((self.bins, 1), 2.0 / n_fft)
-        weight[0] = weight[-1] = 1.0 / n_fft  # DC and Nyquist appear once in the full spectrum
-        basis = _block_dft_basis(n_fft, head.hop, self.bins, 1.0).t()  # [2 * bins, hop]
-        basis = basis * torch.cat([weight, -weight])
-        self.register_buffer("basis", basis)
-        cos, sin = _block_rotations(self.ratio, self.bins)
-        self.register_buffer("cos", cos)
-        self.register_buffer("sin", sin)
-        keep_imag = torch.ones(self.bins)
-        keep_imag[0] = keep_imag[-1] = 0.0  # irfft ignores the imaginary part of DC and Nyquist
-        self.register_buffer("keep_imag", keep_imag)
+        self.ratio = _check_stft(n_fft, hop, head.window, "decoder")
+        n = torch.arange(hop, dtype=torch.float64)
+        self.classes: list[tuple[int, int, bool]] = []  # (offset in class order, size, complex output)
+        self.terms: list[list[float]] = [[] for _ in range(self.ratio)]  # per segment r: coefficient per Z part
+        order, offset = [], 0
+        for c in range(min(self.ratio, self.bins)):
+            ks = torch.arange(c, self.bins, self.ratio, dtype=torch.float64)
+            weight = torch.where((ks == 0) | (ks == n_fft // 2), 1.0 / n_fft, 2.0 / n_fft)[:, None]
+            keep_imag = ((ks != 0) & (ks != n_fft // 2)).double()[:, None]  # irfft ignores these imaginary parts
+            phi = 2 * math.pi * torch.outer(ks, n) / n_fft  # [M, hop]
+            theta = [2 * math.pi * r * c / self.ratio for r in range(self.ratio)]
+            complex_output = any(abs(math.sin(t)) > 1e-9 for t in theta)
+            real_part = torch.cat([weight * torch.cos(phi), -weight * keep_imag * torch.sin(phi)])  # [2M, hop]
+            basis = real_part
+            if complex_output:
+                imag_part = torch.cat([weight * torch.sin(phi), weight * keep_imag * torch.cos(phi)])
+                basis = torch.cat([real_part, imag_part], dim=1)
+            self.register_buffer(f"basis{c}", basis.float())
+            for r, t in enumerate(theta):
+                self.terms[r] += [math.cos(t)] + ([-math.sin(t)] if complex_output else [])
+            self.classes.append((offset, len(ks), complex_output))
+            order.append(ks.long())
+            offset += len(ks)
+        order = torch.cat(order)
+        self.proj = nn.Linear(head.proj.in_features, head.proj.out_features)
+        rows = torch.cat([order, order + self.bins])
+        self.proj.weight.data = head.proj.weight.detach()[rows].clone()
+        self.proj.bias.data = head.proj.bias.detach()[rows].clone()
+        self.register_buffer("segments", head.window.reshape(self.ratio, hop).clone())
         self.register_buffer("window_sq", head.window.square())
 
     def forward(self, x: torch.Tensor, frame_lengths: torch.Tensor) -> torch.Tensor:
         y = self.proj(x)
-        mag = torch.exp(y[..., : self.bins].clamp(max=6.0))
-        phase = y[..., self.bins :]
         num_frames = y.shape[1]
         present = length_mask(frame_lengths, num_frames).to(y.dtype)[..., None]  # [B, F, 1]
-        real, imag = mag * torch.cos(phase) * present, mag * torch.sin(phase) * (present * self.keep_imag)
-        # bin `bins` (one past Nyquist) is the conjugate of bin bins - 2
-        real = torch.cat([real, real[..., self.bins - 2 : self.bins - 1]], dim=-1)
-        imag = torch.cat([imag, -imag[..., self.bins - 2 : self.bins - 1]], dim=-1)
-        real, imag = _hann_smooth(real, imag, self.bins)
-        pad = (0, 0, self.ratio - 1, self.ratio - 1)
-        real, imag = nn.functional.pad(real, pad), nn.functional.pad(imag, pad)
-        blocks = num_frames + self.ratio - 1
-        z_real = z_imag = None
-        for r in range(self.ratio):  # Z_j = sum_r e^{+i 2 pi r k / ratio} Y_{j - r}
-            start = self.ratio - 1 - r
-            ar, br = real[:, start : start + blocks], imag[:, start : start + blocks]
-            re = ar * self.cos[r] - br * self.sin[r]
-            im = ar * self.sin[r] + br * self.cos[r]
-            z_real, z_imag = (re, im) if z_real is None else (z_real + re, z_imag + im)
-        audio = (torch.cat([z_real, z_imag], dim=-1) @ self.basis).reshape(y.shape[0], -1)
+        mag = torch.exp(y[..., : self.bins].clamp(max=6.0)) * present
+        phase = y[..., self.bins :]
+        real, imag = mag * torch.cos(phase), mag * torch.sin(phase)
+        parts = []
+        for c, (offset, size, complex_output) in enumerate(self.classes):
+            spectrum = torch.cat([real[..., offset : offset + size], imag[..., offset : offset + size]], dim=-1)
+            z = spectrum @ getattr(self, f"basis{c}")
+            parts += [z[..., : self.hop], z[..., self.hop :]] if complex_output else [z]
+        audio = None
+        for r in range(self.ratio):  # segment r of every frame, windowed, placed r blocks later
+            segment = _combine(self.terms[r], parts) * self.segments[r]
+            segment = nn.functional.pad(segment, (0, 0, r, self.ratio - 1 - r))
+            audio = segment if audio is None else audio + segment
+        audio = audio.reshape(y.shape[0], -1)
         envelope = overlap_add(present * self.window_sq, self.ratio, self.hop)
         audio = audio / envelope.clamp(min=1e-5)
         return audio[:, None, self.trim_left : self.trim_left + num_frames * self.hop]
