@@ -21,7 +21,7 @@ def add_parser(sub) -> None:
                                      "and heads into a release directory: config.json, model.safetensors, "
                                      "discriminator.safetensors (for fine-tuning), README.md. With --onnx, "
                                      "write the encode (audio -> codes) and decode (codes -> audio) graphs, "
-                                     "checked against torch (docs/api.md#onnx).",
+                                     "checked against torch (docs/api.md, ONNX section).",
                          epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     cmd.add_argument("checkpoint", help="checkpoint directory (runs/NAME/checkpoints/step_N) or a run directory; "
                                         "with --onnx alone also a release directory or registered name")
