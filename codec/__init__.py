@@ -14,11 +14,16 @@ if TYPE_CHECKING:
 __all__ = ["Codec", "CodecConfig", "Tokens", "load", "layouts", "__version__"]
 
 
-def load(source: str, device: str = "cpu") -> "Codec":
-    """Load a codec from a checkpoint directory (or registered name): same as Codec.from_pretrained."""
-    from codec.models.codec import Codec
+def load(source: str, device: str = "cpu", backend: str = "torch") -> "Codec":
+    """Load a codec from a checkpoint directory (or registered name, or ONNX export directory).
 
-    return Codec.from_pretrained(source, device=device)
+    backend: `torch` (the reference, Codec.from_pretrained), `onnx` / `onnx-int8` (onnxruntime, the
+    same tokenize/detokenize API; needs `pip install 'speechcodec[onnx]'`) or `auto` (onnx where
+    installed and on the CPU, else torch); see codec.onnx.select.
+    """
+    from codec.onnx.select import load_backend
+
+    return load_backend(source, device=device, backend=backend)
 
 
 def __getattr__(name: str):

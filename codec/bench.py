@@ -116,9 +116,10 @@ def _count(module: torch.nn.Module) -> int:
 
 
 def codec_system(model: Any, name: str | None = None) -> BenchSystem:
-    """Our codec through its public tokenize/detokenize API."""
+    """Our codec (torch Codec or codec.onnx OnnxCodec) through its public tokenize/detokenize API."""
     rate = model.sample_rate
-    return BenchSystem(name or model.model_id, rate, _count(model),
+    params = model.parameter_count() if hasattr(model, "parameter_count") else _count(model)
+    return BenchSystem(name or model.model_id, rate, params,
                        lambda audio: model.tokenize(audio, rate), model.detokenize,
                        f"{model.cfg.encoder.kind} encoder, {model.cfg.decoder.kind} decoder")
 

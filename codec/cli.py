@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_job_options(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--batch-size", type=int, default=8, help="files per model call (default 8)")
     cmd.add_argument("--device", default="cpu", help="torch device, e.g. cpu, cuda, cuda:1 (default cpu)")
+    cmd.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx", "onnx-int8"],
+                     help="auto (default): onnxruntime where installed and on the CPU, else torch; "
+                          "onnx-int8 is faster and lossy (docs/benchmarks.md)")
     cmd.add_argument("--force", action="store_true", help="overwrite existing outputs")
     cmd.add_argument("--skip-existing", action="store_true", help="leave existing outputs and do the rest")
     cmd.add_argument("--quiet", action="store_true", help="no progress bar or summary line (errors are still printed)")
@@ -69,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in builtin:
             return builtin[args.command](args)
         return importlib.import_module(f"codec.commands.{args.command.replace('-', '_')}").run(args)
-    except (FileNotFoundError, FileExistsError, ValueError, ConnectionError) as err:
+    except (FileNotFoundError, FileExistsError, ValueError, ConnectionError, ImportError) as err:
         print(f"codec {args.command}: error: {err}", file=sys.stderr)
         return 2
 
@@ -89,7 +92,7 @@ def _run_job(args: argparse.Namespace, suffix: str, extensions: tuple[str, ...],
     """Collect inputs, plan outputs, run `work(model, planned, report)` per model, write errors.jsonl."""
     from codec.batch import JobReport, plan_outputs, write_errors
     from codec.inputs import collect_inputs
-    from codec.models.codec import Codec
+    from codec.onnx.select import load_backend
 
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
@@ -101,7 +104,7 @@ def _run_job(args: argparse.Namespace, suffix: str, extensions: tuple[str, ...],
     planned = plan_outputs(collected.items, args.out_dir, suffix, args.force, args.skip_existing, report)
     groups = [(args.model, planned)] if args.model else _group_by_named_model(planned, report)
     for source, group in groups:
-        work(Codec.from_pretrained(source, device=args.device), group, report)
+        work(load_backend(source, device=args.device, backend=args.backend), group, report)
     errors = write_errors(args.out_dir, report)
     if not args.quiet:
         print(f"{len(report.written)} written, {len(report.failed)} failed"

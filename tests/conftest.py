@@ -34,6 +34,15 @@ def make_model(**kwargs) -> Codec:
     return Codec(tiny_config(**kwargs)).eval()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache(tmp_path_factory):
+    """Caches (e.g. the CLI's automatic ONNX exports) go to a temporary directory, not ~/.cache."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("CODEC_CACHE", str(tmp_path_factory.mktemp("codec-cache")))
+    yield
+    patch.undo()
+
+
 @pytest.fixture(scope="session")
 def tiny_model() -> Codec:
     return make_model()

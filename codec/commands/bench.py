@@ -15,6 +15,7 @@ examples:
   codec bench --seconds 5 --threads 1
   codec bench --model ./my-codec --seconds 10 --threads 1,2 --batch 1,8
   codec bench --config default --threads 1,2 --batch 1,8 --peers
+  codec bench --model speechcodec-16k-50hz --backends torch,onnx,onnx-int8 --peers
 """
 
 
@@ -33,6 +34,9 @@ def add_parser(sub) -> None:
     cmd.add_argument("--threads", type=_int_list, default=[1], metavar="N,N", help="torch threads (default 1)")
     cmd.add_argument("--batch", type=_int_list, default=[1], metavar="B,B", help="batch sizes (default 1)")
     cmd.add_argument("--repeats", type=int, default=3, help="timed repeats after the warm-up (default 3)")
+    cmd.add_argument("--backends", type=_backend_list, default=["torch"], metavar="B,B",
+                     help="with --model: backends measured as separate systems, of torch, onnx, onnx-int8 "
+                          "(default torch)")
     cmd.add_argument("--peers", action="store_true",
                      help="also measure EnCodec, DAC, SpeechTokenizer, SNAC and Mimi (random weights) where installed")
     cmd.add_argument("--json", action="store_true", help="print JSON rows instead of a Markdown table")
@@ -50,14 +54,29 @@ def _int_list(text: str) -> list[int]:
     return values
 
 
+def _backend_list(text: str) -> list[str]:
+    """`torch,onnx` -> ["torch", "onnx"] (known backends, no `auto`)."""
+    values = [v.strip() for v in text.split(",") if v.strip()]
+    known = ("torch", "onnx", "onnx-int8")
+    if not values or any(v not in known for v in values):
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list of {', '.join(known)}, got {text!r}")
+    return values
+
+
 def _systems(args: argparse.Namespace) -> list:
-    """The systems named by --model / --config."""
+    """The systems named by --model / --config (one per backend with --model)."""
     from codec.bench import codec_system, default_config_systems
 
     if args.config is None:
-        from codec.models.codec import Codec
+        from codec.onnx.select import load_backend
 
-        return [codec_system(Codec.from_pretrained(args.model or DEFAULT_MODEL))]
+        models = [(backend, load_backend(args.model or DEFAULT_MODEL, backend=backend)) for backend in args.backends]
+        if len(models) == 1:
+            return [codec_system(models[0][1])]
+        name = models[0][1].model_id.split("@")[0]
+        return [codec_system(model, f"{name} ({backend})") for backend, model in models]
+    if args.backends != ["torch"]:
+        raise ValueError("--backends goes with --model (a checkpoint to export)")
     if args.config == "default":
         return default_config_systems()
     from codec.config import CodecConfig, from_dict, load_yaml

@@ -34,6 +34,8 @@ def add_parser(sub) -> None:
                      help="local faster-whisper (CTranslate2) model directory for WER/CER; nothing is downloaded")
     cmd.add_argument("--max-files", type=int, default=None, metavar="N", help="evaluate only the first N files")
     cmd.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    cmd.add_argument("--backend", default="torch", choices=["auto", "torch", "onnx", "onnx-int8"],
+                     help="inference backend (default torch, the reference; onnx-int8 to score int8's quality)")
     cmd.add_argument("--no-progress", action="store_true", help="no progress bar")
     cmd.add_argument("--no-perceptual", action="store_true",
                      help="skip DNSMOS and speaker similarity (the slowest metrics; e.g. for quick A/B scoring)")
@@ -57,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate, write the report directory and print the systems table; 1 if some inputs failed (they are listed)."""
     from codec.baselines import available_baselines, parse_baseline_names
     from codec.evaluation import evaluate, load_eval_items, load_transcriber
-    from codec.models.codec import Codec
+    from codec.onnx.select import load_backend
     from codec.report import systems_table, write_report
 
     if args.max_files is not None and args.max_files < 1:
@@ -75,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {line}", file=sys.stderr)
     for note in selection.notes:
         print(f"note: {note}", file=sys.stderr)
-    model = Codec.from_pretrained(args.model, device=args.device)
+    model = load_backend(args.model, device=args.device, backend=args.backend)
     report = evaluate(model, items, args.num_codebooks, selection.baselines, transcriber,
                       progress=not args.no_progress, perceptual=not args.no_perceptual)
     report.failed = [(line.partition(": ")[0], line.partition(": ")[2]) for line in errors] + report.failed

@@ -1,0 +1,1 @@
+"""ONNX export and the onnxruntime backend (optional extra: pip install 'speechcodec[onnx]')."""

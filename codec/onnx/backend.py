@@ -1,0 +1,183 @@
+"""`OnnxCodec`: the codec's tokenize/detokenize API on onnxruntime, from a directory written by
+codec.onnx.export.export_onnx. Inputs and outputs are the torch model's (Tokens, audio tensors);
+only the network runs in onnxruntime, with as many threads as torch is set to use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from codec.audio import AudioInput, prepare_batch
+from codec.config import CodecConfig, from_dict
+from codec.nn.conv import length_mask
+from codec.onnx.export import FORMAT, FORMAT_VERSION, GRAPH_FILES, MANIFEST, require_onnx
+from codec.tokens import Tokens
+from codec.weights import sha256_file
+
+
+def read_manifest(directory: Path) -> dict:
+    """The onnx.json of an export directory; ValueError naming the file if it is not one."""
+    path = directory / MANIFEST
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: not an ONNX export directory (run `codec export MODEL --onnx DIR`)")
+    try:
+        manifest = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from None
+    if manifest.get("format") != FORMAT or int(manifest.get("format_version", 0)) > FORMAT_VERSION:
+        raise ValueError(f"{path}: not a codec ONNX export of format {FORMAT} <= {FORMAT_VERSION}")
+    return manifest
+
+
+class OnnxCodec:
+    """Tokenize/detokenize with onnxruntime; the same arguments and results as codec.Codec."""
+
+    backend = "onnx"
+
+    def __init__(self, directory: str | os.PathLike, int8: bool = False, verify: bool = True) -> None:
+        require_onnx()
+        self.directory = Path(directory)
+        manifest = read_manifest(self.directory)
+        self.cfg: CodecConfig = from_dict(CodecConfig, manifest["config"])
+        self.model_id: str = manifest["model_id"]
+        self.params = manifest.get("params", 0)
+        self.int8 = int8
+        self.files = {graph: self.directory / GRAPH_FILES[(graph, int8)] for graph in ("encode", "decode")}
+        for path in self.files.values():
+            if not path.is_file():
+                hint = " (export with --int8)" if int8 else ""
+                raise FileNotFoundError(f"{path}: ONNX graph missing{hint}")
+            expected = manifest["files"].get(path.name)
+            if verify and expected and sha256_file(path) != expected:
+                raise ValueError(f"{path}: sha256 does not match {MANIFEST}; re-export")
+        self._sessions: dict[tuple[str, int], object] = {}
+        if int8:
+            self.backend = "onnx-int8"
+
+    # ---- sizes (as codec.Codec) --------------------------------------------------------------
+    @property
+    def sample_rate(self) -> int:
+        """Audio samples per second."""
+        return self.cfg.sample_rate
+
+    @property
+    def frame_size(self) -> int:
+        """Audio samples per token frame."""
+        return self.cfg.frame_size
+
+    @property
+    def frame_rate(self) -> float:
+        """Token frames per second."""
+        return self.cfg.frame_rate
+
+    @property
+    def num_codebooks(self) -> int:
+        """K."""
+        return self.cfg.quantizer.num_codebooks
+
+    @property
+    def codebook_size(self) -> int:
+        """Entries per codebook."""
+        return self.cfg.quantizer.codebook_size
+
+    @property
+    def device(self) -> torch.device:
+        """Where inputs and outputs live (onnxruntime runs on the CPU here)."""
+        return torch.device("cpu")
+
+    def parameter_count(self) -> int:
+        """Parameters of the torch model that was exported (as the torch backend counts them)."""
+        return int(self.params)
+
+    def _session(self, graph: str):
+        """The onnxruntime session of `graph` for the current torch thread count (made once)."""
+        import onnxruntime as ort
+
+        threads = torch.get_num_threads()
+        key = (graph, threads)
+        if key not in self._sessions:
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+            options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            if threads == 1:  # no spinning worker threads to wake: lower per-call overhead
+                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            self._sessions[key] = ort.InferenceSession(str(self.files[graph]), options,
+                                                       providers=["CPUExecutionProvider"])
+        return self._sessions[key]
+
+    # ---- API (as codec.Codec) ----------------------------------------------------------------
+    def tokenize(
+        self,
+        audio: AudioInput | Sequence[AudioInput],
+        sample_rate: int | None = None,
+        lengths: torch.Tensor | Sequence[int] | None = None,
+        num_codebooks: int | None = None,
+    ) -> Tokens:
+        """Audio (paths, tensors, arrays or lists of them; any rate, any channels) -> Tokens."""
+        k = self._check_num_codebooks(num_codebooks)
+        wav, wav_lengths = prepare_batch(audio, sample_rate, self.sample_rate, lengths)
+        codes, frame_lengths = self._session("encode").run(
+            None, {"audio": wav.contiguous().numpy(), "lengths": wav_lengths.numpy()})
+        return Tokens(
+            codes=torch.from_numpy(codes[:, :k]).contiguous(),
+            lengths=torch.from_numpy(frame_lengths),
+            audio_lengths=wav_lengths,
+            sample_rate=self.sample_rate,
+            frame_rate=self.frame_rate,
+            codebook_size=self.codebook_size,
+            num_semantic_codebooks=min(self.cfg.quantizer.num_semantic_codebooks, k),
+            model_id=self.model_id,
+        )
+
+    def detokenize(self, tokens: Tokens | torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Tokens (or codes [B, k, F] with frame lengths) -> audio [B, 1, T], exact length per item, zero past it."""
+        tokens = self.as_tokens(tokens, lengths)
+        self.check_tokens(tokens)
+        tokens = tokens.to("cpu")
+        (audio,) = self._session("decode").run(
+            None, {"codes": tokens.codes.contiguous().numpy(), "frame_lengths": tokens.lengths.numpy()})
+        audio = torch.from_numpy(audio)[..., : int(tokens.audio_lengths.max())]
+        return audio * length_mask(tokens.audio_lengths, audio.shape[-1])[:, None, :].to(audio.dtype)
+
+    # The checks are the torch model's own (they read only the sizes above), not a second copy.
+    def as_tokens(self, codes: Tokens | torch.Tensor, lengths: torch.Tensor | None = None) -> Tokens:
+        """Wrap raw codes [B, k, F] as Tokens of this model (as codec.Codec.as_tokens)."""
+        from codec.models.codec import Codec
+
+        return Codec.as_tokens(self, codes, lengths)  # type: ignore[arg-type]
+
+    def check_tokens(self, tokens: Tokens) -> None:
+        """Raise ValueError if `tokens` cannot be decoded by this model (as codec.Codec.check_tokens)."""
+        from codec.models.codec import Codec
+
+        Codec.check_tokens(self, tokens)  # type: ignore[arg-type]
+
+    def _check_num_codebooks(self, num_codebooks: int | None) -> int:
+        from codec.models.codec import Codec
+
+        return Codec._check_num_codebooks(self, num_codebooks)  # type: ignore[arg-type]
+
+    # ---- long form (codec.longform; non-causal models) ---------------------------------------
+    def tokenize_long(self, path: str | os.PathLike, **kwargs) -> Tokens:
+        """Tokenize a long audio file window by window (codec.longform.tokenize_file_longform)."""
+        from codec.longform import tokenize_file_longform
+
+        return tokenize_file_longform(self, path, **kwargs)  # type: ignore[arg-type]
+
+    def detokenize_long(self, tokens: Tokens, path: str | os.PathLike, **kwargs) -> int:
+        """Decode long Tokens straight to an audio file, window by window (codec.longform)."""
+        from codec.longform import detokenize_longform
+
+        return detokenize_longform(self, tokens, path, **kwargs)  # type: ignore[arg-type]
+
+    def streaming(self, batch_size: int = 1):
+        """Streaming sessions run on the torch backend only."""
+        raise ValueError("streaming (and long-form coding of causal models) runs on the torch backend: "
+                         "load the model with backend='torch' (--backend torch)")
