@@ -49,7 +49,7 @@ def main() -> None:
     setups = {}
     for name in args.recipes:
         cfg = load_train_config(RECIPES / f"{name}.yaml", ["teacher.kind=phones", "teacher.phones=[a,b,c,d,e,f,g,h]"])
-        setups[name] = (cfg, build_parts(cfg, device, {p: i for i, p in enumerate("abcdefgh")}),
+        setups[name] = (cfg, build_parts(cfg, device),
                         make_batch(cfg))
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{args.threads} CPU threads"
     print(f"# torch {torch.__version__}, {where}, {args.steps} timed steps per phase")

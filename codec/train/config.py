@@ -7,7 +7,7 @@ from pathlib import Path
 
 from codec.config import CodecConfig, from_dict, load_yaml, to_dict
 from codec.discriminators import DiscriminatorConfig
-from codec.models.teachers import TeacherConfig
+from codec.models.teachers import TeacherConfig, TeacherSpec
 
 
 @dataclass
@@ -57,7 +57,7 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     loss: LossConfig = field(default_factory=LossConfig)
-    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    teacher: TeacherSpec = field(default_factory=TeacherConfig)
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     out_dir: str = "runs/default"
     init_from: str = ""

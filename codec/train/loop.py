@@ -7,6 +7,7 @@ import math
 import random
 import time
 from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -14,12 +15,12 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from codec.data.dataset import CropDataset, StepSampler, collate
-from codec.data.manifest import read_utterances
+from codec.data.manifest import Utterance, read_utterances
 from codec.discriminators import MultiDiscriminator
 from codec.hub import resolve
-from codec.losses import DistillationHead, MultiResolutionSTFTLoss, MultiScaleMelLoss, PhoneHead
+from codec.losses import MultiResolutionSTFTLoss, MultiScaleMelLoss
 from codec.models.codec import Codec
-from codec.models.teachers import build_teacher
+from codec.models.teachers import TeacherData, build_teacher
 from codec.train.checkpoint import latest_checkpoint, load_modules, load_trainer_state, save_checkpoint
 from codec.train.config import TrainConfig, train_config_dict
 from codec.train.distributed import all_reduce_mean, barrier, cleanup, setup_distributed
@@ -47,8 +48,8 @@ def train(cfg: TrainConfig) -> TrainResult:
         torch.set_num_threads(cfg.threads)
     run_dir = Path(cfg.out_dir)
     utterances = read_utterances(cfg.data.train_manifest)
-    phone_ids = _phone_inventory(cfg, utterances)
-    parts = build_parts(cfg, info.device, phone_ids)
+    parts = build_parts(cfg, info.device, utterances)
+    teacher = parts.teacher
     step = 0
     resume_from = latest_checkpoint(run_dir)
     if resume_from is not None:
@@ -60,8 +61,8 @@ def train(cfg: TrainConfig) -> TrainResult:
 
     model_cfg = cfg.model
     segment = int(round(cfg.data.segment_seconds * model_cfg.sample_rate))
-    dataset = CropDataset(utterances, model_cfg.sample_rate, segment, model_cfg.frame_rate, phone_ids,
-                          cfg.teacher.suffix if cfg.teacher.kind == "precomputed" else None)
+    dataset = CropDataset(utterances, model_cfg.sample_rate, segment, model_cfg.frame_rate, teacher.phone_ids,
+                          teacher.feature_suffix)
     sampler = StepSampler(len(dataset), cfg.data.batch_size, cfg.seed, info.rank, step, cfg.max_steps)
     loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=cfg.data.num_workers)
     logger = RunLogger(run_dir, info.is_main)
@@ -90,7 +91,7 @@ def train(cfg: TrainConfig) -> TrainResult:
                 log.info("step %d %s", step, _short(metrics))
         if cfg.data.valid_manifest and (step % cfg.eval_every == 0 or step in (1, cfg.max_steps)):
             if info.is_main:
-                scores = evaluate(parts.model, cfg, logger, step, phone_ids)
+                scores = evaluate(parts.model, cfg, logger, step, teacher.phone_ids)
                 log.info("eval step %d %s", step, _short(scores))
             barrier()
         if step % cfg.checkpoint_every == 0 or step == cfg.max_steps:
@@ -105,22 +106,19 @@ def train(cfg: TrainConfig) -> TrainResult:
     return TrainResult(step, metrics, checkpoint)
 
 
-def build_parts(cfg: TrainConfig, device: torch.device, phone_ids: dict[str, int] | None) -> TrainParts:
-    """Models, heads, losses, optimizers and schedules; weights are seeded identically on every rank."""
+def build_parts(cfg: TrainConfig, device: torch.device, utterances: Sequence[Utterance] = ()) -> TrainParts:
+    """Models, teacher, heads, losses, optimizers and schedules; weights are seeded identically on every rank."""
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
-    model = Codec(cfg.model).to(device)
+    model = Codec.from_config(cfg.model).to(device)
     discriminator = MultiDiscriminator(cfg.discriminator).to(device)
-    teacher = build_teacher(cfg.teacher)
+    teacher = build_teacher(cfg.teacher, TeacherData(utterances, str(cfg.data.train_manifest)))
     aux = nn.ModuleDict()
-    if cfg.teacher.kind in ("torchaudio", "precomputed"):
-        dim = teacher.dim if teacher is not None else cfg.teacher.dim
-        aux["distill"] = DistillationHead(cfg.model.latent_dim, dim)
-    elif cfg.teacher.kind == "phones":
-        aux["phones"] = PhoneHead(cfg.model.latent_dim, len(phone_ids))
+    head = teacher.head(cfg.model.latent_dim)
+    if head is not None and teacher.head_name:
+        aux[teacher.head_name] = head
     aux = aux.to(device)
-    if teacher is not None:
-        teacher = teacher.to(device)
+    teacher = teacher.to(device)
     o = cfg.optim
     opt_g = torch.optim.AdamW(list(model.parameters()) + list(aux.parameters()), lr=o.lr, betas=tuple(o.betas),
                               weight_decay=o.weight_decay)
@@ -184,15 +182,6 @@ def resume(parts: TrainParts, path: Path) -> int:
     parts.sched_g.load_state_dict(state["sched_g"])
     parts.sched_d.load_state_dict(state["sched_d"])
     return int(state["step"])
-
-
-def _phone_inventory(cfg: TrainConfig, utterances) -> dict[str, int] | None:
-    if cfg.teacher.kind != "phones":
-        return None
-    phones = cfg.teacher.phones or sorted({p for u in utterances for _, _, p in (u.alignment or ())})
-    if not phones:
-        raise ValueError(f"{cfg.data.train_manifest}: teacher.kind=phones but no row has an alignment")
-    return {p: i for i, p in enumerate(phones)}
 
 
 def _any_rank_empty(batch, device: torch.device) -> bool:
