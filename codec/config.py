@@ -136,6 +136,8 @@ class CodecConfig:
 def validate_codec_config(cfg: CodecConfig) -> None:
     """Raise ValueError when a value is out of range or the parts of `cfg` do not fit together."""
     check_ranges(cfg)
+    if not isinstance(cfg.name, str) or not 0 < len(cfg.name) <= 200 or not cfg.name.isprintable():
+        raise ValueError(f"name: expected 1 to 200 printable characters, got {str(cfg.name)[:40]!r}")
     shape = cfg.shape
     for what, registry in (("encoder", ENCODERS), ("quantizer", QUANTIZERS), ("decoder", DECODERS)):
         part = getattr(cfg, what)
@@ -152,20 +154,38 @@ CHECKPOINT_FORMAT = "codec.model"
 CHECKPOINT_FORMAT_VERSION = 1
 
 
+MAX_CONFIG_BYTES = 1 << 20
+
+
 def read_config(path: Path) -> CodecConfig:
-    """Parse a checkpoint's config.json into a CodecConfig; problems raise ValueError naming the file."""
+    """Parse and validate a checkpoint's config.json before anything is built; problems raise a one-line
+    ValueError naming the file and the field."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: checkpoint config not found")
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise ValueError(f"{path}: {path.stat().st_size} bytes is too large for a config (max {MAX_CONFIG_BYTES})")
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ValueError(f"{path}: not valid JSON ({err})") from None
-    if data.pop("format", CHECKPOINT_FORMAT) != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path}: not a codec checkpoint config")
-    version = int(data.pop("format_version", 1))
+    except RecursionError:
+        raise ValueError(f"{path}: JSON nested too deeply") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object at the top level, got {type(data).__name__}")
+    fmt = data.pop("format", CHECKPOINT_FORMAT)
+    if fmt != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path}: format {fmt!r} is not a codec checkpoint config ({CHECKPOINT_FORMAT!r})")
+    version = data.pop("format_version", 1)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError(f"{path}: format_version must be a positive integer, got {version!r}")
     if version > CHECKPOINT_FORMAT_VERSION:
         raise ValueError(f"{path}: checkpoint format {version} is newer than supported {CHECKPOINT_FORMAT_VERSION}")
     try:
         return from_dict(CodecConfig, data)
-    except ValueError as err:
-        raise ValueError(f"{path}: {err}") from None
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{path}: {_one_line(err)}") from None
+
+
+def _one_line(err: Exception) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
