@@ -14,8 +14,10 @@ from torch import nn
 
 from codec.models.decoders import ConvDecoder, ConvDecoderConfig, VocoderDecoder, VocoderDecoderConfig
 from codec.models.encoders import ConvEncoder, ConvEncoderConfig, FrameEncoder, FrameEncoderConfig
+from codec.models.encoders.mel import MelEncoder, MelEncoderConfig
 from codec.models.interfaces import CodecShape
 from codec.quantization import ResidualQuantizer, RVQConfig
+from codec.quantization.fsq import FSQConfig, ResidualFSQuantizer
 
 M = TypeVar("M", bound=nn.Module)
 
@@ -37,9 +39,11 @@ class Kind(Generic[M]):
 ENCODERS: dict[str, Kind] = {
     "frame": Kind(FrameEncoderConfig, FrameEncoder),
     "conv": Kind(ConvEncoderConfig, ConvEncoder),
+    "mel": Kind(MelEncoderConfig, MelEncoder),
 }
 QUANTIZERS: dict[str, Kind] = {
     "rvq": Kind(RVQConfig, ResidualQuantizer),
+    "fsq": Kind(FSQConfig, ResidualFSQuantizer),
 }
 DECODERS: dict[str, Kind] = {
     "vocoder": Kind(VocoderDecoderConfig, VocoderDecoder),
