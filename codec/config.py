@@ -24,7 +24,8 @@ __all__ = [
 ]
 # Fields of the flat EncoderConfig / DecoderConfig / QuantizerConfig that every kind shared before
 # (and a conv decoder's strides, so a decoder config converts to another kind).
-LEGACY_ENCODER_KEYS = frozenset({"dim", "num_layers", "n_fft", "channels", "strides", "residual_dilations", "activation"})
+LEGACY_ENCODER_KEYS = frozenset({"dim", "num_layers", "n_fft", "channels", "strides", "residual_dilations",
+                                 "activation"})
 LEGACY_DECODER_KEYS = frozenset({"dim", "intermediate_dim", "num_layers", "n_fft", "channels", "residual_dilations",
                                  "activation", "strides"})
 LEGACY_QUANTIZER_KEYS = frozenset({"num_codebooks", "codebook_size", "codebook_dim", "num_semantic_codebooks",
@@ -69,23 +70,24 @@ DECODER = _one_of("decoder", DECODERS, "vocoder", LEGACY_DECODER_KEYS)
 
 def _build_config(marker: OneOf, kind: str, values: dict[str, Any]) -> Any:
     if kind not in marker.kinds:
-        raise ValueError(f"{marker.what}.kind: {kind!r} is not a known {marker.what} kind; known: {sorted(marker.kinds)}")
+        known = sorted(marker.kinds)
+        raise ValueError(f"{marker.what}.kind: {kind!r} is not a known {marker.what} kind; known: {known}")
     cls = marker.kinds[kind]
     names = {f.name for f in fields(cls)}
     return cls(kind=kind, **{k: v for k, v in values.items() if k in names or k not in marker.legacy})
 
 
-def EncoderConfig(kind: str = "frame", **values: Any) -> Any:  # noqa: N802 (the old class name, kept as a factory)
+def EncoderConfig(kind: str = "frame", **values: Any) -> Any:
     """The config of encoder `kind` from keyword values (the old flat fields other kinds used are ignored)."""
     return _build_config(ENCODER, kind, values)
 
 
-def QuantizerConfig(kind: str = "rvq", **values: Any) -> Any:  # noqa: N802
+def QuantizerConfig(kind: str = "rvq", **values: Any) -> Any:
     """The config of quantizer `kind` from keyword values (the old flat fields other kinds used are ignored)."""
     return _build_config(QUANTIZER, kind, values)
 
 
-def DecoderConfig(kind: str = "vocoder", **values: Any) -> Any:  # noqa: N802
+def DecoderConfig(kind: str = "vocoder", **values: Any) -> Any:
     """The config of decoder `kind` from keyword values (the old flat fields other kinds used are ignored)."""
     return _build_config(DECODER, kind, values)
 

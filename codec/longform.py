@@ -11,6 +11,7 @@ the output file as it goes (temp file, then rename).
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from collections.abc import Callable, Iterator
@@ -21,7 +22,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from codec.audio import AudioError, soundfile_format, resample, resampled_length
+from codec.audio import AudioError, resample, resampled_length, soundfile_format
 from codec.fileio import temp_path_for
 from codec.tokens import Tokens
 
@@ -43,7 +44,8 @@ class ResampledReader:
         try:
             self.handle = sf.SoundFile(str(self.path))
         except Exception as err:  # soundfile raises LibsndfileError, RuntimeError, TypeError...
-            raise AudioError(f"{self.path}: unreadable or not audio ({str(err).splitlines()[0] if str(err) else err})") from None
+            reason = str(err).splitlines()[0] if str(err) else err
+            raise AudioError(f"{self.path}: unreadable or not audio ({reason})") from None
         self.rate, self.target_rate = int(self.handle.samplerate), int(target_rate)
         if self.handle.frames == 0:
             raise AudioError(f"{self.path}: zero-length audio")
@@ -86,10 +88,11 @@ class ResampledReader:
 
 
 def frame_windows(num_frames: int, window: int) -> Iterator[tuple[int, int]]:
-    """Consecutive [start, stop) frame ranges of equal size (at most `window`, over window/2 when split) covering `num_frames`."""
+    """Consecutive [start, stop) frame ranges covering `num_frames`, of equal size (at most `window`, over
+    window/2 when split)."""
     count = max(1, -(-num_frames // window))
     bounds = [round(i * num_frames / count) for i in range(count + 1)]
-    return zip(bounds[:-1], bounds[1:])
+    return itertools.pairwise(bounds)
 
 
 def _frames(model: Codec, seconds: float, name: str, minimum: int = 0) -> int:
@@ -105,7 +108,8 @@ class LongForm:
     def __init__(self, model: Codec, window_seconds: float = 30.0, context_seconds: float = 3.0,
                  crossfade_seconds: float = 0.5) -> None:
         self.model = model
-        self.window_seconds, self.context_seconds, self.crossfade_seconds = window_seconds, context_seconds, crossfade_seconds
+        self.window_seconds, self.context_seconds = window_seconds, context_seconds
+        self.crossfade_seconds = crossfade_seconds
 
     @torch.inference_mode()
     def tokenize(self, path: str | os.PathLike, num_codebooks: int | None = None) -> Tokens:
@@ -198,7 +202,8 @@ def _streamed_windows(model: Codec, tokens: Tokens, window: int) -> Iterator[tor
     """Causal decode: the streaming output with the decoder lookahead removed, truncated to the audio length."""
     skip, remaining = model.decoder.lookahead, int(tokens.audio_lengths[0])
     with model.streaming(1) as session:
-        chunks = (session.decode_chunk(tokens.codes[:, :, a:b]) for a, b in frame_windows(int(tokens.lengths[0]), window))
+        windows = frame_windows(int(tokens.lengths[0]), window)
+        chunks = (session.decode_chunk(tokens.codes[:, :, a:b]) for a, b in windows)
         for chunk in _chain(chunks, session.flush):
             chunk = chunk[0, 0].cpu()
             dropped = min(skip, chunk.shape[-1])

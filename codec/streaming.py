@@ -123,7 +123,8 @@ class StreamingSession:
         """Codes [B, k, n] -> audio [B, 1, n*frame_size], the stream delayed by `latency.lookahead_samples`."""
         model = self.model
         if codes.dim() != 3 or codes.shape[0] != self.batch_size or codes.is_floating_point():
-            raise ValueError(f"codes chunk must be integers [{self.batch_size}, k, n], got {tuple(codes.shape)} {codes.dtype}")
+            raise ValueError(f"codes chunk must be integers [{self.batch_size}, k, n], "
+                             f"got {tuple(codes.shape)} {codes.dtype}")
         model.check_num_codebooks(codes.shape[1])
         if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) >= model.codebook_size):
             raise ValueError(f"token ids must be in [0, {model.codebook_size - 1}]")

@@ -40,7 +40,8 @@ def test_shipped_config_and_every_recipe_load_unchanged():
     assert not hasattr(cfg.encoder, "strides") and cfg.decoder.n_fft == 1280
     assert from_dict(CodecConfig, to_dict(cfg)) == cfg
     lowrate = load_train_config(ROOT / "recipes" / "speech16k_lowrate.yaml").model
-    assert lowrate.encoder.kind == "frame" and lowrate.decoder.strides == (8, 8, 5, 4)  # mirrors the old encoder.strides
+    # the conv decoder mirrors the old encoder.strides
+    assert lowrate.encoder.kind == "frame" and lowrate.decoder.strides == (8, 8, 5, 4)
 
 
 def test_conv_decoder_uses_its_own_strides_not_the_encoders():

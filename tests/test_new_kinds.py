@@ -37,7 +37,7 @@ def test_fsq_codes_are_int64_prefixes_with_derived_codebook_size():
     assert 0 <= int(tokens.codes.min()) and int(tokens.codes.max()) < 175
     for k in (1, 2):
         assert torch.equal(model.tokenize(speechlike(0.6), 16000, num_codebooks=k).codes, tokens.codes[:, :k])
-    latent, lengths = model.encode(speechlike(0.6)[None, None], torch.tensor([9600]))
+    latent, _ = model.encode(speechlike(0.6)[None, None], torch.tensor([9600]))
     out = model.quantizer(latent)
     torch.testing.assert_close(model.quantizer.decode(out.codes), out.quantized)
     assert model.detokenize(tokens).shape == (1, 1, 9600)

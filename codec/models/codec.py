@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -195,7 +196,8 @@ class Codec(nn.Module):
             raise ValueError(f"codes must be integers, got {codes.dtype}")
         batch, _, frames = codes.shape
         frame_lengths = torch.full((batch,), frames) if lengths is None else torch.as_tensor(lengths).long().cpu()
-        return self.make_tokens(codes, frame_lengths.to(codes.device), (frame_lengths * self.frame_size).to(codes.device))
+        audio_lengths = frame_lengths * self.frame_size
+        return self.make_tokens(codes, frame_lengths.to(codes.device), audio_lengths.to(codes.device))
 
     def check_tokens(self, tokens: Tokens) -> None:
         """Raise ValueError if `tokens` cannot be decoded by this model (with the expected values)."""
@@ -213,7 +215,8 @@ class Codec(nn.Module):
         valid = tokens.codes.masked_select(tokens.mask()[:, None, :])
         if valid.numel() and (int(valid.min()) < 0 or int(valid.max()) >= self.codebook_size):
             raise ValueError(
-                f"token ids must be in [0, {self.codebook_size - 1}], got range [{int(valid.min())}, {int(valid.max())}]"
+                f"token ids must be in [0, {self.codebook_size - 1}], "
+                f"got range [{int(valid.min())}, {int(valid.max())}]"
             )
         too_long = tokens.audio_lengths > tokens.lengths * self.frame_size
         if bool(too_long.any()):

@@ -21,8 +21,15 @@ from codec.models.torchaudio_teacher import TorchaudioTeacher, TorchaudioTeacher
 from codec.models.whisper_teacher import WhisperEncoderTeacher, WhisperTeacherConfig
 from codec.schema import OneOf, bounded
 
-__all__ = ["TEACHERS", "Teacher", "FeatureModel", "TeacherConfig", "build_teacher", "build_feature_model",
-           "extract_features"]
+__all__ = [
+    "TEACHERS",
+    "FeatureModel",
+    "Teacher",
+    "TeacherConfig",
+    "build_feature_model",
+    "build_teacher",
+    "extract_features",
+]
 
 
 @runtime_checkable
@@ -117,6 +124,7 @@ class PhonesTeacher(Teacher):
 
     def loss(self, head, semantic, frame_lengths, batch, audio, lengths, sample_rate):
         """Cross-entropy against batch.phones."""
+        assert head is not None, "the phones head is missing from aux"
         return head(semantic, batch.phones.to(semantic.device), frame_lengths)
 
 
@@ -135,6 +143,7 @@ class PrecomputedTeacher(Teacher):
 
     def loss(self, head, semantic, frame_lengths, batch, audio, lengths, sample_rate):
         """Cosine distance to batch.teacher [B, F', D]."""
+        assert head is not None, "the distill head is missing from aux"
         return head(semantic, batch.teacher.to(semantic.device).float(), frame_lengths, teacher_layout="btd")
 
 
@@ -159,6 +168,7 @@ class ModelTeacher(Teacher):
     def loss(self, head, semantic, frame_lengths, batch, audio, lengths, sample_rate):
         """Cosine distance to the model's features of the batch audio."""
         target = self.model.features(audio, lengths, sample_rate)
+        assert head is not None, "the distill head is missing from aux"
         return head(semantic, target.float(), frame_lengths, teacher_layout="btd")
 
 
@@ -191,7 +201,7 @@ TEACHER = OneOf("teacher", {kind: entry.config for kind, entry in TEACHERS.items
 TeacherSpec = Annotated[Any, TEACHER]  # the type of TrainConfig.teacher
 
 
-def TeacherConfig(kind: str = "none", **values: Any) -> Any:  # noqa: N802 (the old class name, kept as a factory)
+def TeacherConfig(kind: str = "none", **values: Any) -> Any:
     """The config of teacher `kind` from keyword values (the old flat fields other kinds used are ignored)."""
     if kind not in TEACHERS:
         raise ValueError(f"teacher.kind: {kind!r} is not a known teacher kind; known: {sorted(TEACHERS)}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -35,7 +35,7 @@ class TorchaudioTeacher(nn.Module):
 
     def __init__(self, cfg: TorchaudioTeacherConfig) -> None:
         super().__init__()
-        self.model = build_torchaudio_model(cfg)
+        self.model: Any = build_torchaudio_model(cfg)
         self.layer = cfg.layer
         self.dim = self.model.encoder.feature_projection.projection.out_features
         self.use_lengths = "wavlm" not in cfg.model.lower()  # torchaudio's WavLM takes no padding mask
@@ -54,7 +54,7 @@ class TorchaudioTeacher(nn.Module):
         return features[-1]
 
 
-def build_torchaudio_model(cfg: TorchaudioTeacherConfig) -> nn.Module:
+def build_torchaudio_model(cfg: TorchaudioTeacherConfig) -> Any:
     """Build (and load) the torchaudio model named by `cfg.model`, keeping `cfg.layer` layers."""
     import torchaudio
 
@@ -65,9 +65,10 @@ def build_torchaudio_model(cfg: TorchaudioTeacherConfig) -> nn.Module:
         if cfg.random_init:
             raise ValueError("teacher.random_init needs a builder name (e.g. hubert_base), not a pipeline")
         try:
-            model = bundle.get_model()
+            model: Any = bundle.get_model()
         except Exception as err:
-            raise ValueError(f"could not fetch {cfg.model} weights ({err}); download them elsewhere and set teacher.weights") from None
+            raise ValueError(f"could not fetch {cfg.model} weights ({err}); "
+                             "download them elsewhere and set teacher.weights") from None
     else:
         builder = getattr(torchaudio.models, cfg.model, None)
         if builder is None or not callable(builder):
@@ -75,7 +76,8 @@ def build_torchaudio_model(cfg: TorchaudioTeacherConfig) -> nn.Module:
         model = builder()
         if not cfg.random_init:
             if not cfg.weights:
-                raise ValueError("teacher.weights must name a local weights file (or set teacher.random_init for tests)")
+                raise ValueError("teacher.weights must name a local weights file "
+                                 "(or set teacher.random_init for tests)")
             _load_teacher_weights(model, Path(cfg.weights), cfg.layer)
     layers = model.encoder.transformer.layers
     if not 1 <= cfg.layer <= len(layers):

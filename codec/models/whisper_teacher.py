@@ -19,7 +19,7 @@ FRAME_SAMPLES = 320  # encoder states are at 50 Hz
 
 @dataclass
 class WhisperTeacherConfig:
-    """`model_dir`: a CTranslate2 Whisper model directory as published for faster-whisper (model.bin, config.json...)."""
+    """`model_dir`: a CTranslate2 Whisper model directory as published for faster-whisper (model.bin, ...)."""
 
     kind: Literal["whisper"] = "whisper"
     model_dir: str = ""

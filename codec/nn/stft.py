@@ -34,6 +34,8 @@ def istft_lookahead(n_fft: int, hop: int) -> int:
 class FrameSTFT(StreamingModule):
     """Audio [B, 1, F*hop] -> complex spectrum [B, n_fft/2+1, F]."""
 
+    window: torch.Tensor
+
     def __init__(self, n_fft: int, hop: int, causal: bool) -> None:
         super().__init__()
         self.n_fft, self.hop = n_fft, hop
@@ -58,6 +60,8 @@ class FrameSTFT(StreamingModule):
 
 class ISTFTHead(StreamingModule):
     """Features [B, dim, F] -> log-magnitude and phase -> overlap-added audio [B, 1, F*hop]."""
+
+    window: torch.Tensor
 
     def __init__(self, dim: int, n_fft: int, hop: int, causal: bool) -> None:
         super().__init__()

@@ -3,4 +3,4 @@
 from codec.models.interfaces import QuantizerOutput
 from codec.quantization.rvq import ResidualQuantizer, RVQConfig
 
-__all__ = ["QuantizerOutput", "ResidualQuantizer", "RVQConfig"]
+__all__ = ["QuantizerOutput", "RVQConfig", "ResidualQuantizer"]

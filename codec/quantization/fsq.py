@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import torch
 from torch import nn
@@ -69,9 +69,12 @@ class ResidualFSQuantizer(nn.Module):
         """Levels distilled toward the semantic teacher."""
         return self.cfg.num_semantic_codebooks
 
+    def _codebook(self, k: int) -> FSQ:
+        return cast(FSQ, self.codebooks[k])
+
     def _level(self, k: int, residual: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Residual [B, F, D] -> (level output [B, F, D], codes [B, F])."""
-        q, idx = self.codebooks[k](self.project_in[k](residual))
+        q, idx = self._codebook(k)(self.project_in[k](residual))
         return self.project_out[k](q), idx.long()
 
     def forward(self, latent: torch.Tensor, mask: torch.Tensor | None = None,
@@ -115,7 +118,7 @@ class ResidualFSQuantizer(nn.Module):
         """Codes [B, k, F] (any prefix of the levels) -> quantized latent [B, D, F]."""
         out = torch.zeros(())
         for k in range(codes.shape[1]):
-            out = out + self.project_out[k](self.codebooks[k].indices_to_codes(codes[:, k]))
+            out = out + self.project_out[k](self._codebook(k).indices_to_codes(codes[:, k]))
         return out.transpose(1, 2)
 
     def check_initialised(self) -> None:

@@ -12,7 +12,7 @@ and so that the semantic levels' output is available for distillation.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, cast
 
 import torch
 from torch import nn
@@ -34,7 +34,8 @@ class RVQConfig:
     num_semantic_codebooks: int = bounded(1, 1, 64)
     ema_decay: float = bounded(0.99, 0.0, 1.0)
     kmeans_init: bool = True
-    threshold_ema_dead_code: float = bounded(0.05, 0.0, 1e9)  # EMA uses per step; keep well below frames_per_batch / codebook_size
+    # EMA uses per step; keep well below frames_per_batch / codebook_size
+    threshold_ema_dead_code: float = bounded(0.05, 0.0, 1e9)
     commitment_weight: float = bounded(1.0, 0.0, 1e9)
     dropout_probability: float = bounded(0.5, 0.0, 1.0)
 
@@ -61,7 +62,7 @@ class ResidualQuantizer(nn.Module):
                 codebook_size=cfg.codebook_size,
                 decay=cfg.ema_decay,
                 kmeans_init=cfg.kmeans_init,
-                threshold_ema_dead_code=cfg.threshold_ema_dead_code,
+                threshold_ema_dead_code=cast(Any, cfg.threshold_ema_dead_code),  # typed int upstream; floats work
                 commitment_weight=cfg.commitment_weight,
             )
             for _ in range(cfg.num_codebooks)
@@ -85,7 +86,7 @@ class ResidualQuantizer(nn.Module):
     def forward(self, latent: torch.Tensor, mask: torch.Tensor | None = None,
                 num_codebooks: int | None = None) -> QuantizerOutput:
         """Quantize latent [B, D, F]; in training mode each item keeps a random prefix of levels."""
-        batch, _, frames = latent.shape
+        batch = latent.shape[0]
         k_max = num_codebooks or self.num_codebooks
         keep = dropout_keep(batch, k_max, self.cfg.dropout_probability if self.training else 0.0, latent.device)
         residual = latent.transpose(1, 2)
@@ -135,11 +136,14 @@ class ResidualQuantizer(nn.Module):
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         """Codes [B, k, F] (any prefix of the levels) -> quantized latent [B, D, F]."""
         self.check_initialised()
-        out = None
-        for k in range(codes.shape[1]):
-            q = self.project_out[k](self.levels[k].get_output_from_indices(codes[:, k]))
-            out = q if out is None else out + q
+        out = self._decode_level(codes, 0)
+        for k in range(1, codes.shape[1]):
+            out = out + self._decode_level(codes, k)
         return out.transpose(1, 2)
+
+    def _decode_level(self, codes: torch.Tensor, k: int) -> torch.Tensor:
+        level = cast(VectorQuantize, self.levels[k])
+        return self.project_out[k](level.get_output_from_indices(codes[:, k]))
 
     @torch.no_grad()
     def codebook_stats(self, codes: torch.Tensor, frame_lengths: torch.Tensor) -> dict[str, float]:
@@ -151,7 +155,7 @@ class ResidualQuantizer(nn.Module):
         return stats
 
 
-def _ema_codebook(level: VectorQuantize) -> nn.Module:
+def _ema_codebook(level: nn.Module) -> Any:
     """The EMA codebook inside a VectorQuantize (vector-quantize-pytorch 1.x keeps `initted` and
     `cluster_size` there and has no public accessor); the one place this module relies on it."""
     return level._codebook

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from codec.config import CodecConfig, from_dict, load_yaml, to_dict
 from codec.discriminators import DiscriminatorConfig
@@ -45,7 +46,7 @@ class LossConfig:
         "loss/mel": 15.0, "loss/stft": 0.0, "loss/adversarial": 1.0, "loss/feature": 2.0,
         "loss/commitment": 0.25, "loss/distill": 1.0,
     })
-    gan: str = "hinge"
+    gan: Literal["hinge", "lsgan"] = "hinge"
     mel_only_steps: int = 0
 
 

@@ -6,8 +6,8 @@ import logging
 import math
 import random
 import time
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -60,7 +60,7 @@ def train(cfg: TrainConfig) -> TrainResult:
         log.info("initialised from %s", cfg.init_from)
 
     model_cfg = cfg.model
-    segment = int(round(cfg.data.segment_seconds * model_cfg.sample_rate))
+    segment = round(cfg.data.segment_seconds * model_cfg.sample_rate)
     dataset = CropDataset(utterances, model_cfg.sample_rate, segment, model_cfg.frame_rate, teacher.phone_ids,
                           teacher.feature_suffix)
     sampler = StepSampler(len(dataset), cfg.data.batch_size, cfg.seed, info.rank, step, cfg.max_steps)
@@ -120,9 +120,10 @@ def build_parts(cfg: TrainConfig, device: torch.device, utterances: Sequence[Utt
     aux = aux.to(device)
     teacher = teacher.to(device)
     o = cfg.optim
-    opt_g = torch.optim.AdamW(list(model.parameters()) + list(aux.parameters()), lr=o.lr, betas=tuple(o.betas),
+    betas = (o.betas[0], o.betas[1])
+    opt_g = torch.optim.AdamW(list(model.parameters()) + list(aux.parameters()), lr=o.lr, betas=betas,
                               weight_decay=o.weight_decay)
-    opt_d = torch.optim.AdamW(discriminator.parameters(), lr=o.discriminator_lr, betas=tuple(o.betas),
+    opt_d = torch.optim.AdamW(discriminator.parameters(), lr=o.discriminator_lr, betas=betas,
                               weight_decay=o.weight_decay)
     schedule = lambda s: lr_factor(cfg, s)  # noqa: E731
     return TrainParts(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.distributed as dist
@@ -86,7 +87,7 @@ def train_step(parts: TrainParts, batch: Batch, step: int) -> dict[str, float]:
             real, fake = _judge(parts.discriminator, audio, recon)
         losses["loss/adversarial"] = generator_adversarial_loss(fake[0], cfg.loss.gan)
         losses["loss/feature"] = feature_matching_loss(real[1], fake[1])
-    total = sum(cfg.loss.weights.get(name, 0.0) * value for name, value in losses.items())
+    total = cast(torch.Tensor, sum(cfg.loss.weights.get(name, 0.0) * value for name, value in losses.items()))
     parts.opt_g.zero_grad(set_to_none=True)
     total.backward()
     metrics["grad_norm/generator"] = clip_and_sync(
@@ -97,14 +98,16 @@ def train_step(parts: TrainParts, batch: Batch, step: int) -> dict[str, float]:
 
     metrics.update({name: value.item() for name, value in losses.items()})
     metrics["loss/total"] = float(total.item())
-    metrics["lr"] = parts.sched_g.get_last_lr()[0]
+    metrics["lr"] = float(parts.sched_g.get_last_lr()[0])
     metrics.update(codebook_stats(parts.model, out.codes, out.frame_lengths))
     return metrics
 
 
-def semantic_loss(parts: TrainParts, out, batch: Batch, audio: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor | None:
+def semantic_loss(parts: TrainParts, out, batch: Batch, audio: torch.Tensor,
+                  lengths: torch.Tensor) -> torch.Tensor | None:
     """Distillation of the semantic codebooks' quantized output toward the configured teacher (None: no teacher)."""
-    head = parts.aux[parts.teacher.head_name] if parts.teacher.head_name in parts.aux else None
+    name = parts.teacher.head_name
+    head = parts.aux[name] if name is not None and name in parts.aux else None
     return parts.teacher.loss(head, out.semantic_quantized.float(), out.frame_lengths, batch, audio, lengths,
                               parts.model.sample_rate)
 

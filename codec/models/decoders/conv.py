@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import torch
 from torch import nn
@@ -60,7 +60,7 @@ class ConvDecoder(nn.Module):
         for stride, stage in zip(self.strides, self.stages):
             scale *= stride
             lengths = None if frame_lengths is None else frame_lengths * scale
-            for layer in stage:
+            for layer in cast(nn.ModuleList, stage):
                 x = apply_mask(layer(x), lengths)
         return apply_mask(self.head(x), lengths)
 

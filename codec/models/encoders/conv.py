@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import torch
 from torch import nn
@@ -19,7 +19,8 @@ Activation = Literal["snake", "elu"]
 def check_strides(strides: tuple[int, ...], frame_size: int, where: str) -> None:
     """Raise ValueError unless the strides multiply to `frame_size`."""
     if math.prod(strides) != frame_size:
-        raise ValueError(f"product of {where} {tuple(strides)} = {math.prod(strides)} must equal frame_size {frame_size}")
+        product = math.prod(strides)
+        raise ValueError(f"product of {where} {tuple(strides)} = {product} must equal frame_size {frame_size}")
 
 
 @dataclass
@@ -64,6 +65,7 @@ class ConvEncoder(nn.Module):
         lengths = None if frame_lengths is None else frame_lengths * hop
         x = apply_mask(self.stem(audio), lengths)
         for stride, stage in zip(self.strides, self.stages):
+            stage = cast(nn.ModuleList, stage)
             for unit in stage[:-1]:
                 x = apply_mask(unit(x), lengths)
             hop //= stride

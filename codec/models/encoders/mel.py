@@ -22,7 +22,7 @@ from codec.schema import bounded
 
 @dataclass
 class MelEncoderConfig:
-    """STFT window `n_fft` (>= frame_size) -> `num_mels` log-mel bands -> `num_layers` ConvNeXt blocks of width `dim`."""
+    """STFT window `n_fft` (>= frame_size) -> `num_mels` log-mel bands -> `num_layers` ConvNeXt blocks (`dim` wide)."""
 
     kind: Literal["mel"] = "mel"
     dim: int = bounded(256, 1, 8192)
@@ -39,6 +39,8 @@ class MelEncoderConfig:
 
 class MelEncoder(nn.Module):
     """Log-mel spectrum at the frame rate -> ConvNeXt blocks -> latent projection."""
+
+    mel_banks: torch.Tensor
 
     def __init__(self, cfg: MelEncoderConfig, shape: CodecShape) -> None:
         super().__init__()
