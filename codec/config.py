@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Protocol
 
 from codec.models.interfaces import CodecShape
-from codec.models.parts import DECODERS, ENCODERS, QUANTIZERS, Kind, kind_of
+from codec.models.parts import DECODERS, ENCODERS, QUANTIZERS, kind_of
 from codec.schema import OneOf, bounded, check_ranges, from_dict, load_yaml, merge, parse_override, to_dict
 
 __all__ = [
@@ -59,37 +59,24 @@ class DecoderSpec(PartConfig, Protocol):
         ...
 
 
-def _one_of(what: str, registry: dict[str, Kind], default: str, legacy: frozenset[str]) -> OneOf:
-    return OneOf(what, {kind: entry.config for kind, entry in registry.items()}, default, legacy)
+ENCODER = OneOf("encoder", ENCODERS, "frame", LEGACY_ENCODER_KEYS)
+QUANTIZER = OneOf("quantizer", QUANTIZERS, "rvq", LEGACY_QUANTIZER_KEYS)
+DECODER = OneOf("decoder", DECODERS, "vocoder", LEGACY_DECODER_KEYS)
 
 
-ENCODER = _one_of("encoder", ENCODERS, "frame", LEGACY_ENCODER_KEYS)
-QUANTIZER = _one_of("quantizer", QUANTIZERS, "rvq", LEGACY_QUANTIZER_KEYS)
-DECODER = _one_of("decoder", DECODERS, "vocoder", LEGACY_DECODER_KEYS)
-
-
-def _build_config(marker: OneOf, kind: str, values: dict[str, Any]) -> Any:
-    if kind not in marker.kinds:
-        known = sorted(marker.kinds)
-        raise ValueError(f"{marker.what}.kind: {kind!r} is not a known {marker.what} kind; known: {known}")
-    cls = marker.kinds[kind]
-    names = {f.name for f in fields(cls)}
-    return cls(kind=kind, **{k: v for k, v in values.items() if k in names or k not in marker.legacy})
-
-
-def EncoderConfig(kind: str = "frame", **values: Any) -> Any:
+def EncoderConfig(kind: str = "frame", **values: Any) -> Any:  # the old class name, kept as a factory
     """The config of encoder `kind` from keyword values (the old flat fields other kinds used are ignored)."""
-    return _build_config(ENCODER, kind, values)
+    return ENCODER.make(kind, values)
 
 
 def QuantizerConfig(kind: str = "rvq", **values: Any) -> Any:
     """The config of quantizer `kind` from keyword values (the old flat fields other kinds used are ignored)."""
-    return _build_config(QUANTIZER, kind, values)
+    return QUANTIZER.make(kind, values)
 
 
 def DecoderConfig(kind: str = "vocoder", **values: Any) -> Any:
     """The config of decoder `kind` from keyword values (the old flat fields other kinds used are ignored)."""
-    return _build_config(DECODER, kind, values)
+    return DECODER.make(kind, values)
 
 
 @dataclass

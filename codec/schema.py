@@ -63,14 +63,28 @@ def check_ranges(obj: Any, where: str = "") -> None:
 class OneOf:
     """`Annotated` marker: the field holds the config of one kind, picked by the mapping's `kind` key.
 
-    `kinds` maps each kind to its config dataclass; `legacy` lists keys of the old flat config that
-    some kind used: given to a kind that lacks them, they are ignored instead of refused.
+    `registry` maps each kind to an entry whose `config` is the kind's dataclass (read at parse time,
+    so a kind registered later is known); `legacy` lists keys of the old flat config that some kind
+    used: given to a kind that lacks them, they are ignored instead of refused.
     """
 
     what: str
-    kinds: Mapping[str, type]
+    registry: Mapping[str, Any]
     default: str
     legacy: frozenset[str] = frozenset()
+
+    @property
+    def kinds(self) -> dict[str, type]:
+        """Kind -> config dataclass."""
+        return {kind: entry.config for kind, entry in self.registry.items()}
+
+    def make(self, kind: str, values: Mapping[str, Any]) -> Any:
+        """The config of `kind` from Python keyword values (legacy keys the kind lacks are ignored)."""
+        kinds = self.kinds
+        if kind not in kinds:
+            raise ValueError(f"{self.what}.kind: {kind!r} is not a known {self.what} kind; known: {sorted(kinds)}")
+        names = {f.name for f in dataclasses.fields(kinds[kind])}
+        return kinds[kind](kind=kind, **{k: v for k, v in values.items() if k in names or k not in self.legacy})
 
     def parse(self, value: Any, where: str) -> Any:
         """The config of `value['kind']` (default kind when absent) from a mapping."""

@@ -10,7 +10,7 @@ and `codec prep-teacher` stores the same features beside each file (`extract_fea
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
 import torch
@@ -197,17 +197,13 @@ TEACHERS: dict[str, TeacherKind] = {
 }
 # Keys of the flat TeacherConfig every kind shared before: ignored by kinds that do not use them.
 LEGACY_TEACHER_KEYS = frozenset({"model", "layer", "weights", "random_init", "suffix", "dim", "phones"})
-TEACHER = OneOf("teacher", {kind: entry.config for kind, entry in TEACHERS.items()}, "none", LEGACY_TEACHER_KEYS)
+TEACHER = OneOf("teacher", TEACHERS, "none", LEGACY_TEACHER_KEYS)
 TeacherSpec = Annotated[Any, TEACHER]  # the type of TrainConfig.teacher
 
 
-def TeacherConfig(kind: str = "none", **values: Any) -> Any:
+def TeacherConfig(kind: str = "none", **values: Any) -> Any:  # the old class name, kept as a factory
     """The config of teacher `kind` from keyword values (the old flat fields other kinds used are ignored)."""
-    if kind not in TEACHERS:
-        raise ValueError(f"teacher.kind: {kind!r} is not a known teacher kind; known: {sorted(TEACHERS)}")
-    cls = TEACHERS[kind].config
-    names = {f.name for f in fields(cls)}
-    return cls(kind=kind, **{k: v for k, v in values.items() if k in names or k not in LEGACY_TEACHER_KEYS})
+    return TEACHER.make(kind, values)
 
 
 def _entry(cfg: Any) -> TeacherKind:
