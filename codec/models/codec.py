@@ -1,4 +1,4 @@
-"""The codec: encoder -> residual quantizer -> decoder, with the tokenize/detokenize API."""
+"""The codec: encoder -> quantizer -> decoder (parts chosen by kind), with the tokenize/detokenize API."""
 
 from __future__ import annotations
 
