@@ -73,6 +73,8 @@ def test_injected_parts_must_match_the_config(tmp_path):
     assert model.encoder is encoder
     model.save_pretrained(tmp_path / "m")
     assert Codec.from_pretrained(tmp_path / "m").encoder.cfg == cfg.encoder
+    joined = Codec.from_parts(encoder, model.quantizer, model.decoder, name=cfg.name)
+    assert joined.cfg == cfg and joined.encoder is encoder
     other = dataclasses.replace(cfg.encoder, dim=16)
     with pytest.raises(ValueError, match="injected encoder's config differs"):
         Codec(cfg, encoder=FrameEncoder(other, cfg.shape))

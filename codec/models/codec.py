@@ -78,6 +78,15 @@ class Codec(nn.Module):
         """A codec with random weights, each part built from `cfg` by its registered kind."""
         return cls(cfg, model_id)
 
+    @classmethod
+    def from_parts(cls, encoder: Encoder, quantizer: Quantizer, decoder: Decoder, name: str = "codec") -> Codec:
+        """A codec joining parts built elsewhere; its config is read off the parts (shape from the encoder)."""
+        shape = encoder.shape
+        cfg = CodecConfig(name=name, sample_rate=shape.sample_rate, frame_size=shape.frame_size,
+                          latent_dim=shape.latent_dim, causal=shape.causal, encoder=encoder.cfg,
+                          quantizer=quantizer.cfg, decoder=decoder.cfg)
+        return cls(cfg, encoder=encoder, quantizer=quantizer, decoder=decoder)
+
     # ---- sizes -------------------------------------------------------------------------------
     @property
     def sample_rate(self) -> int:
