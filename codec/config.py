@@ -12,7 +12,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any, ClassVar, Protocol
 
 from codec.models.interfaces import CodecShape
 from codec.models.parts import DECODERS, ENCODERS, QUANTIZERS, kind_of
@@ -34,8 +34,9 @@ LEGACY_QUANTIZER_KEYS = frozenset({"num_codebooks", "codebook_size", "codebook_d
 
 
 class PartConfig(Protocol):
-    """What every part config has."""
+    """What every part config has (a dataclass with a `kind`)."""
 
+    __dataclass_fields__: ClassVar[dict[str, Any]]
     kind: str
 
     def validate(self, shape: CodecShape, where: str) -> None: ...
