@@ -112,7 +112,7 @@ def build_parts(cfg: TrainConfig, device: torch.device, utterances: Sequence[Utt
     random.seed(cfg.seed)
     model = Codec.from_config(cfg.model).to(device)
     discriminator = MultiDiscriminator(cfg.discriminator).to(device)
-    teacher = build_teacher(cfg.teacher, TeacherData(utterances, str(cfg.data.train_manifest)))
+    teacher = build_teacher(cfg.teacher, TeacherData(utterances, str(cfg.data.train_manifest), str(device)))
     aux = nn.ModuleDict()
     head = teacher.head(cfg.model.latent_dim)
     if head is not None and teacher.head_name:
