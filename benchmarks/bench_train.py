@@ -62,8 +62,7 @@ def main() -> None:
             cfg = load_train_config(RECIPES / f"{recipe}.yaml",
                                     ["teacher.kind=phones", "teacher.phones=[a,b,c,d,e,f,g,h]", *overrides])
             name = f"{recipe} {variant}".strip()
-            setups[name] = (cfg, build_parts(cfg, device, {p: i for i, p in enumerate("abcdefgh")}),
-                            make_batch(cfg))
+            setups[name] = (cfg, build_parts(cfg, device), make_batch(cfg))
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{args.threads} CPU threads"
     print(f"# torch {torch.__version__}, {where}, {args.steps} timed steps per phase")
     print("| recipe | params G / D | batch x seconds | phase | audio-s per s | s per step | CPU s per step |")

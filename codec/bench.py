@@ -15,14 +15,14 @@ import re
 import resource
 import statistics
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 import torch
 from tqdm import tqdm
 
-from codec.config import CodecConfig
+from codec.config import CodecConfig, DecoderConfig
 
 STATUS = Path("/proc/self/status")
 CLEAR_REFS = Path("/proc/self/clear_refs")
@@ -133,7 +133,7 @@ def default_config_systems(cfg: CodecConfig | None = None) -> list[BenchSystem]:
     for kind in ("vocoder", "conv"):
         torch.manual_seed(0)
         variant = replace(cfg, name=f"{cfg.name}-{kind}", quantizer=replace(cfg.quantizer, kmeans_init=False),
-                          decoder=replace(cfg.decoder, kind=kind))
+                          decoder=DecoderConfig(kind, **{k: v for k, v in asdict(cfg.decoder).items() if k != "kind"}))
         systems.append(codec_system(Codec(variant).eval(), f"codec ({kind} decoder)"))
     return systems
 

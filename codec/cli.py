@@ -162,6 +162,7 @@ def _detokenize(args: argparse.Namespace) -> int:
 
 def _info(args: argparse.Namespace) -> int:
     from codec.models.codec import Codec
+    from codec.models.facts import model_facts
 
     model = Codec.from_pretrained(args.model)
     facts = model_facts(model)
@@ -172,34 +173,6 @@ def _info(args: argparse.Namespace) -> int:
         for key, value in facts.items():
             print(f"{key:<{width}}  {value}")
     return 0
-
-
-def model_facts(model) -> dict[str, object]:
-    """What `codec info` prints about a model."""
-    from codec.streaming import algorithmic_latency
-
-    cfg = model.cfg
-
-    def count(module) -> int:
-        return sum(p.numel() for p in module.parameters())
-
-    return {
-        "model_id": model.model_id,
-        "sample_rate": cfg.sample_rate,
-        "frame_rate": cfg.frame_rate,
-        "frame_size": cfg.frame_size,
-        "num_codebooks": cfg.quantizer.num_codebooks,
-        "num_semantic_codebooks": cfg.quantizer.num_semantic_codebooks,
-        "codebook_size": cfg.quantizer.codebook_size,
-        "bitrate_bps": cfg.bitrate,
-        "encoder": cfg.encoder.kind,
-        "decoder": cfg.decoder.kind,
-        "causal": cfg.causal,
-        "params_encoder": count(model.encoder),
-        "params_quantizer": count(model.quantizer),
-        "params_decoder": count(model.decoder),
-        "latency": algorithmic_latency(cfg).describe(),
-    }
 
 
 def _version() -> str:

@@ -1,61 +1,83 @@
-"""Typed configuration: dataclasses loaded from YAML with one-level `base:` and dotted overrides."""
+"""The codec's configuration: shared shape (rates, sizes) plus one config per part, each of a registered kind.
+
+`CodecConfig.encoder` / `.quantizer` / `.decoder` hold the config dataclass of the kind named by
+their `kind` key (registries in `codec.models.parts`). Configs written before kinds had their own
+classes (one flat class per part) still load: keys of the old flat classes that a kind does not use
+are ignored, and a `conv` decoder without `strides` mirrors `encoder.strides` as it used to.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import os
-import types
-import typing
+import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, ClassVar, Protocol
 
-import yaml
+from codec.models.interfaces import CodecShape
+from codec.models.parts import DECODERS, ENCODERS, QUANTIZERS, kind_of
+from codec.schema import OneOf, bounded, check_ranges, from_dict, load_yaml, merge, parse_override, to_dict
 
-T = TypeVar("T")
-
-
-@dataclass
-class EncoderConfig:
-    """Audio -> latent frames. `frame`: STFT + ConvNeXt at the frame rate; `conv`: strided time-domain convs."""
-
-    kind: str = "frame"
-    dim: int = 384
-    num_layers: int = 6
-    n_fft: int = 1280
-    channels: int = 32
-    strides: tuple[int, ...] = (2, 4, 5, 8)
-    residual_dilations: tuple[int, ...] = (1, 3, 9)
-    activation: str = "snake"
-
-
-@dataclass
-class QuantizerConfig:
-    """Residual VQ: `num_codebooks` levels, the first `num_semantic_codebooks` distilled toward a teacher."""
-
-    num_codebooks: int = 8
-    codebook_size: int = 1024
-    codebook_dim: int = 8
-    num_semantic_codebooks: int = 1
-    ema_decay: float = 0.99
-    kmeans_init: bool = True
-    threshold_ema_dead_code: float = 0.05  # EMA uses per step; keep well below frames_per_batch / codebook_size
-    commitment_weight: float = 1.0
-    dropout_probability: float = 0.5
+__all__ = [
+    "CodecConfig", "DecoderConfig", "EncoderConfig", "QuantizerConfig", "from_dict", "load_yaml", "merge",
+    "parse_override", "to_dict", "validate_codec_config",
+]
+# Fields of the flat EncoderConfig / DecoderConfig / QuantizerConfig that every kind shared before
+# (and a conv decoder's strides, so a decoder config converts to another kind).
+LEGACY_ENCODER_KEYS = frozenset({"dim", "num_layers", "n_fft", "channels", "strides", "residual_dilations",
+                                 "activation"})
+LEGACY_DECODER_KEYS = frozenset({"dim", "intermediate_dim", "num_layers", "n_fft", "channels", "residual_dilations",
+                                 "activation", "strides"})
+LEGACY_QUANTIZER_KEYS = frozenset({"num_codebooks", "codebook_size", "codebook_dim", "num_semantic_codebooks",
+                                   "ema_decay", "kmeans_init", "threshold_ema_dead_code", "commitment_weight",
+                                   "dropout_probability"})
 
 
-@dataclass
-class DecoderConfig:
-    """Latent frames -> audio. `vocoder`: ConvNeXt + inverse-STFT head; `conv`: transposed convs mirroring the encoder."""
+class PartConfig(Protocol):
+    """What every part config has (a dataclass with a `kind`)."""
 
-    kind: str = "vocoder"
-    dim: int = 384
-    intermediate_dim: int = 1152
-    num_layers: int = 8
-    n_fft: int = 1280
-    channels: int = 512
-    residual_dilations: tuple[int, ...] = (1, 3, 9)
-    activation: str = "snake"
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+    kind: str
+
+    def validate(self, shape: CodecShape, where: str) -> None: ...
+
+
+class QuantizerSpec(PartConfig, Protocol):
+    """What every quantizer config has."""
+
+    num_codebooks: int
+    num_semantic_codebooks: int
+
+    @property
+    def codebook_size(self) -> int: ...
+
+
+class DecoderSpec(PartConfig, Protocol):
+    """What every decoder config has."""
+
+    def lookahead(self, shape: CodecShape) -> int:
+        """Samples by which the causal decoder's streaming output lags its input frames."""
+        ...
+
+
+ENCODER = OneOf("encoder", ENCODERS, "frame", LEGACY_ENCODER_KEYS)
+QUANTIZER = OneOf("quantizer", QUANTIZERS, "rvq", LEGACY_QUANTIZER_KEYS)
+DECODER = OneOf("decoder", DECODERS, "vocoder", LEGACY_DECODER_KEYS)
+
+
+def EncoderConfig(kind: str = "frame", **values: Any) -> Any:  # the old class name, kept as a factory
+    """The config of encoder `kind` from keyword values (the old flat fields other kinds used are ignored)."""
+    return ENCODER.make(kind, values)
+
+
+def QuantizerConfig(kind: str = "rvq", **values: Any) -> Any:
+    """The config of quantizer `kind` from keyword values (the old flat fields other kinds used are ignored)."""
+    return QUANTIZER.make(kind, values)
+
+
+def DecoderConfig(kind: str = "vocoder", **values: Any) -> Any:
+    """The config of decoder `kind` from keyword values (the old flat fields other kinds used are ignored)."""
+    return DECODER.make(kind, values)
 
 
 @dataclass
@@ -63,16 +85,31 @@ class CodecConfig:
     """A whole codec; the defaults are the 16 kHz, 50 Hz, 8 x 1024 (4 kbps) speech config."""
 
     name: str = "speechcodec-16k-50hz"
-    sample_rate: int = 16000
-    frame_size: int = 320
-    latent_dim: int = 256
+    sample_rate: int = bounded(16000, 1000, 384000)
+    frame_size: int = bounded(320, 1, 65536)
+    latent_dim: int = bounded(256, 1, 8192)
     causal: bool = False
-    encoder: EncoderConfig = field(default_factory=EncoderConfig)
-    quantizer: QuantizerConfig = field(default_factory=QuantizerConfig)
-    decoder: DecoderConfig = field(default_factory=DecoderConfig)
+    encoder: Annotated[PartConfig, ENCODER] = field(default_factory=lambda: EncoderConfig())
+    quantizer: Annotated[QuantizerSpec, QUANTIZER] = field(default_factory=lambda: QuantizerConfig())
+    decoder: Annotated[DecoderSpec, DECODER] = field(default_factory=lambda: DecoderConfig())
 
     def __post_init__(self) -> None:
         validate_codec_config(self)
+
+    @classmethod
+    def upgrade_dict(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """Map configs written before decoders had their own strides: a conv decoder mirrors encoder.strides."""
+        decoder, encoder = data.get("decoder"), data.get("encoder")
+        if isinstance(decoder, dict) and decoder.get("kind") == "conv" and "strides" not in decoder:
+            strides = encoder.get("strides") if isinstance(encoder, dict) else None
+            if isinstance(strides, (list, tuple)):
+                data = merge(data, {"decoder": {"strides": list(reversed(strides))}})
+        return data
+
+    @property
+    def shape(self) -> CodecShape:
+        """What every part agrees on."""
+        return CodecShape(self.sample_rate, self.frame_size, self.latent_dim, self.causal)
 
     @property
     def frame_rate(self) -> float:
@@ -87,106 +124,58 @@ class CodecConfig:
 
 
 def validate_codec_config(cfg: CodecConfig) -> None:
-    """Raise ValueError when the parts of `cfg` do not fit together."""
-    q = cfg.quantizer
-    if not 1 <= q.num_semantic_codebooks <= q.num_codebooks:
-        raise ValueError(f"num_semantic_codebooks must be in [1, {q.num_codebooks}], got {q.num_semantic_codebooks}")
-    if cfg.encoder.kind not in ("frame", "conv"):
-        raise ValueError(f"encoder.kind must be 'frame' or 'conv', got {cfg.encoder.kind!r}")
-    if cfg.decoder.kind not in ("vocoder", "conv"):
-        raise ValueError(f"decoder.kind must be 'vocoder' or 'conv', got {cfg.decoder.kind!r}")
-    hop_product = 1
-    for s in cfg.encoder.strides:
-        hop_product *= s
-    if "conv" in (cfg.encoder.kind, cfg.decoder.kind) and hop_product != cfg.frame_size:
-        raise ValueError(f"product of encoder.strides {cfg.encoder.strides} = {hop_product} must equal frame_size {cfg.frame_size}")
-    for part in (cfg.encoder, cfg.decoder):
-        if getattr(part, "kind") in ("frame", "vocoder") and (part.n_fft < cfg.frame_size or (part.n_fft - cfg.frame_size) % 2):
-            raise ValueError(f"n_fft {part.n_fft} must be >= frame_size {cfg.frame_size} and differ from it by an even number")
+    """Raise ValueError when a value is out of range or the parts of `cfg` do not fit together."""
+    check_ranges(cfg)
+    if not isinstance(cfg.name, str) or not 0 < len(cfg.name) <= 200 or not cfg.name.isprintable():
+        raise ValueError(f"name: expected 1 to 200 printable characters, got {str(cfg.name)[:40]!r}")
+    shape = cfg.shape
+    for what, registry in (("encoder", ENCODERS), ("quantizer", QUANTIZERS), ("decoder", DECODERS)):
+        part = getattr(cfg, what)
+        entry = kind_of(registry, part, what)
+        if not isinstance(part, entry.config):
+            raise ValueError(f"{what}: a {type(part).__name__} is not the config of kind {part.kind!r}")
+        part.validate(shape, what)
+    if not math.isfinite(cfg.frame_rate):
+        raise ValueError(f"frame rate {cfg.frame_rate} is not finite")
 
 
-def from_dict(cls: type[T], data: dict[str, Any], where: str = "") -> T:
-    """Build dataclass `cls` from a nested dict; unknown keys raise ValueError naming them."""
-    if not isinstance(data, dict):
-        raise ValueError(f"{where or cls.__name__}: expected a mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ValueError(f"{where or cls.__name__}: unknown keys {unknown}; allowed: {sorted(names)}")
-    kwargs = {}
-    for key, value in data.items():
-        kwargs[key] = _coerce(hints[key], value, f"{where}.{key}" if where else key)
-    return cls(**kwargs)
+CONFIG_FILE = "config.json"
+CHECKPOINT_FORMAT = "codec.model"
+CHECKPOINT_FORMAT_VERSION = 1
 
 
-def _coerce(hint: Any, value: Any, where: str) -> Any:
-    if dataclasses.is_dataclass(hint):
-        return from_dict(hint, value or {}, where)
-    origin = typing.get_origin(hint)
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise ValueError(f"{where}: expected a list, got {value!r}")
-        (item,) = {a for a in typing.get_args(hint) if a is not Ellipsis}
-        return tuple(_coerce(item, v, where) for v in value)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        return None if value is None else _coerce(args[0], value, where)
-    if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if hint in (int, str, bool) and not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
-        raise ValueError(f"{where}: expected {hint.__name__}, got {value!r}")
-    return value
+MAX_CONFIG_BYTES = 1 << 20
 
 
-def to_dict(cfg: Any) -> dict[str, Any]:
-    """Plain nested dict (tuples as lists) for JSON/YAML."""
-    def convert(value: Any) -> Any:
-        if isinstance(value, (list, tuple)):
-            return [convert(v) for v in value]
-        if isinstance(value, dict):
-            return {k: convert(v) for k, v in value.items()}
-        return value
-
-    return convert(dataclasses.asdict(cfg))
-
-
-def load_yaml(path: str | os.PathLike, overrides: list[str] | None = None) -> dict[str, Any]:
-    """Read YAML with an optional `base:` (relative path, one level) and `a.b=value` overrides."""
-    path = Path(path)
+def read_config(path: Path) -> CodecConfig:
+    """Parse and validate a checkpoint's config.json before anything is built; problems raise a one-line
+    ValueError naming the file and the field."""
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: config file not found")
-    data = yaml.safe_load(path.read_text()) or {}
+        raise FileNotFoundError(f"{path}: checkpoint config not found")
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise ValueError(f"{path}: {path.stat().st_size} bytes is too large for a config (max {MAX_CONFIG_BYTES})")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from None
+    except RecursionError:
+        raise ValueError(f"{path}: JSON nested too deeply") from None
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping at the top level")
-    base = data.pop("base", None)
-    if base is not None:
-        base_data = yaml.safe_load((path.parent / base).read_text()) or {}
-        if "base" in base_data:
-            raise ValueError(f"{path}: base config {base} has its own base; only one level is allowed")
-        data = merge(base_data, data)
-    for item in overrides or []:
-        data = merge(data, parse_override(item))
-    return data
+        raise ValueError(f"{path}: expected a JSON object at the top level, got {type(data).__name__}")
+    fmt = data.pop("format", CHECKPOINT_FORMAT)
+    if fmt != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path}: format {fmt!r} is not a codec checkpoint config ({CHECKPOINT_FORMAT!r})")
+    version = data.pop("format_version", 1)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError(f"{path}: format_version must be a positive integer, got {version!r}")
+    if version > CHECKPOINT_FORMAT_VERSION:
+        raise ValueError(f"{path}: checkpoint format {version} is newer than supported {CHECKPOINT_FORMAT_VERSION}")
+    try:
+        return from_dict(CodecConfig, data)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{path}: {_one_line(err)}") from None
 
 
-def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
-    """Recursively merge `update` into a copy of `base`."""
-    out = dict(base)
-    for key, value in update.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def parse_override(item: str) -> dict[str, Any]:
-    """`a.b.c=value` -> {'a': {'b': {'c': value}}} with the value parsed as YAML."""
-    if "=" not in item:
-        raise ValueError(f"override {item!r} must look like key.subkey=value")
-    key, raw = item.split("=", 1)
-    value: Any = yaml.safe_load(raw)
-    for part in reversed(key.strip().split(".")):
-        value = {part: value}
-    return value
+def _one_line(err: Exception) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__

@@ -11,6 +11,7 @@ the output file as it goes (temp file, then rename).
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from collections.abc import Callable, Iterator
@@ -21,7 +22,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from codec.audio import AudioError, soundfile_format, resample, resampled_length
+from codec.audio import AudioError, resample, resampled_length, soundfile_format
 from codec.fileio import publish, temp_path_for
 from codec.tokens import Tokens
 
@@ -43,7 +44,8 @@ class ResampledReader:
         try:
             self.handle = sf.SoundFile(str(self.path))
         except Exception as err:  # soundfile raises LibsndfileError, RuntimeError, TypeError...
-            raise AudioError(f"{self.path}: unreadable or not audio ({str(err).splitlines()[0] if str(err) else err})") from None
+            reason = str(err).splitlines()[0] if str(err) else err
+            raise AudioError(f"{self.path}: unreadable or not audio ({reason})") from None
         self.rate, self.target_rate = int(self.handle.samplerate), int(target_rate)
         if self.handle.frames == 0:
             raise AudioError(f"{self.path}: zero-length audio")
@@ -86,10 +88,11 @@ class ResampledReader:
 
 
 def frame_windows(num_frames: int, window: int) -> Iterator[tuple[int, int]]:
-    """Consecutive [start, stop) frame ranges of equal size (at most `window`, over window/2 when split) covering `num_frames`."""
+    """Consecutive [start, stop) frame ranges covering `num_frames`, of equal size (at most `window`, over
+    window/2 when split)."""
     count = max(1, -(-num_frames // window))
     bounds = [round(i * num_frames / count) for i in range(count + 1)]
-    return zip(bounds[:-1], bounds[1:])
+    return itertools.pairwise(bounds)
 
 
 def _frames(model: Codec, seconds: float, name: str, minimum: int = 0) -> int:
@@ -99,40 +102,81 @@ def _frames(model: Codec, seconds: float, name: str, minimum: int = 0) -> int:
     return frames
 
 
-@torch.inference_mode()
+class LongForm:
+    """Long-form tokenize/detokenize of one file at a time with `model`, windowed as the module docstring says."""
+
+    def __init__(self, model: Codec, window_seconds: float = 30.0, context_seconds: float = 3.0,
+                 crossfade_seconds: float = 0.5) -> None:
+        self.model = model
+        self.window_seconds, self.context_seconds = window_seconds, context_seconds
+        self.crossfade_seconds = crossfade_seconds
+
+    @torch.inference_mode()
+    def tokenize(self, path: str | os.PathLike, num_codebooks: int | None = None) -> Tokens:
+        """Tokenize one (long) audio file window by window -> Tokens [1, k, F], as one-shot `tokenize`."""
+        model = self.model
+        k = model.check_num_codebooks(num_codebooks)
+        window = _frames(model, self.window_seconds, "window_seconds", 1)
+        context = _frames(model, self.context_seconds, "context_seconds")
+        hop = model.frame_size
+        with ResampledReader(path, model.sample_rate) as reader:
+            total = reader.num_samples
+            num_frames = -(-total // hop)
+            codes = torch.zeros(1, k, num_frames, dtype=torch.long, device=model.device)
+            if model.cfg.causal:
+                with model.streaming(1) as session:
+                    for start, stop in frame_windows(num_frames, window):
+                        wav = reader.read(start * hop, stop * hop)
+                        wav = torch.nn.functional.pad(wav, (0, (stop - start) * hop - wav.shape[-1]))
+                        codes[..., start:stop] = session.encode_chunk(wav[None, None], k)
+            else:
+                for start, stop in frame_windows(num_frames, window):
+                    first, last = max(0, start - context), min(num_frames, stop + context)
+                    wav = reader.read(first * hop, last * hop)
+                    part = model.tokenize(wav[None], model.sample_rate, num_codebooks=k).codes
+                    codes[..., start:stop] = part[..., start - first : stop - first]
+        device = codes.device
+        return model.make_tokens(codes, torch.tensor([num_frames], device=device), torch.tensor([total], device=device))
+
+    @torch.inference_mode()
+    def detokenize(self, tokens: Tokens, sink: str | os.PathLike | AudioSink, subtype: str | None = None,
+                   exclusive: bool = False) -> int:
+        """Decode Tokens of one long item window by window to a file (atomic) or a callback; returns samples written.
+
+        `exclusive`: refuse (FileExistsError) to replace an existing output file.
+        """
+        model = self.model
+        if tokens.batch_size != 1:
+            raise ValueError(f"long-form decoding takes one item at a time, got a batch of {tokens.batch_size}")
+        model.check_tokens(tokens)
+        tokens = tokens.to(model.device)
+        window = _frames(model, self.window_seconds, "window_seconds", 1)
+        context = _frames(model, self.context_seconds, "context_seconds")
+        fade = round(self.crossfade_seconds * model.sample_rate)
+        if fade > context * model.frame_size or fade > window * model.frame_size // 2:
+            raise ValueError(f"crossfade_seconds={self.crossfade_seconds} must be at most context_seconds "
+                             f"({self.context_seconds}) and half of window_seconds ({self.window_seconds})")
+        if model.cfg.causal:
+            blocks = _streamed_windows(model, tokens, window)
+        else:
+            blocks = _decoded_windows(model, tokens, window, context, fade)
+        if callable(sink):
+            return _drain(blocks, sink)
+        return _write_file(Path(sink), blocks, model.sample_rate, subtype, exclusive)
+
+
 def tokenize_file_longform(model: Codec, path: str | os.PathLike, window_seconds: float = 30.0,
                            context_seconds: float = 3.0, num_codebooks: int | None = None) -> Tokens:
-    """Tokenize one (long) audio file window by window -> Tokens [1, k, F], as one-shot `tokenize`."""
-    k = model._check_num_codebooks(num_codebooks)
-    window = _frames(model, window_seconds, "window_seconds", 1)
-    context = _frames(model, context_seconds, "context_seconds")
-    hop = model.frame_size
-    with ResampledReader(path, model.sample_rate) as reader:
-        total = reader.num_samples
-        num_frames = -(-total // hop)
-        codes = torch.zeros(1, k, num_frames, dtype=torch.long, device=model.device)
-        if model.cfg.causal:
-            with model.streaming(1) as session:
-                for start, stop in frame_windows(num_frames, window):
-                    wav = reader.read(start * hop, stop * hop)
-                    wav = torch.nn.functional.pad(wav, (0, (stop - start) * hop - wav.shape[-1]))
-                    codes[..., start:stop] = session.encode_chunk(wav[None, None], k)
-        else:
-            for start, stop in frame_windows(num_frames, window):
-                first, last = max(0, start - context), min(num_frames, stop + context)
-                wav = reader.read(first * hop, last * hop)
-                part = model.tokenize(wav[None], model.sample_rate, num_codebooks=k).codes
-                codes[..., start:stop] = part[..., start - first : stop - first]
-    return Tokens(
-        codes=codes,
-        lengths=torch.tensor([num_frames], device=codes.device),
-        audio_lengths=torch.tensor([total], device=codes.device),
-        sample_rate=model.sample_rate,
-        frame_rate=model.frame_rate,
-        codebook_size=model.codebook_size,
-        num_semantic_codebooks=min(model.cfg.quantizer.num_semantic_codebooks, k),
-        model_id=model.model_id,
-    )
+    """Tokenize one (long) audio file window by window -> Tokens [1, k, F] (LongForm.tokenize)."""
+    return LongForm(model, window_seconds, context_seconds).tokenize(path, num_codebooks)
+
+
+def detokenize_longform(model: Codec, tokens: Tokens, sink: str | os.PathLike | AudioSink,
+                        window_seconds: float = 30.0, context_seconds: float = 3.0,
+                        crossfade_seconds: float = 0.5, subtype: str | None = None, exclusive: bool = False) -> int:
+    """Decode Tokens of one long item to a file or a callback; samples written (LongForm.detokenize)."""
+    return LongForm(model, window_seconds, context_seconds, crossfade_seconds).detokenize(tokens, sink, subtype,
+                                                                                         exclusive)
 
 
 def _crossfade(size: int) -> torch.Tensor:
@@ -163,7 +207,8 @@ def _streamed_windows(model: Codec, tokens: Tokens, window: int) -> Iterator[tor
     """Causal decode: the streaming output with the decoder lookahead removed, truncated to the audio length."""
     skip, remaining = model.decoder.lookahead, int(tokens.audio_lengths[0])
     with model.streaming(1) as session:
-        chunks = (session.decode_chunk(tokens.codes[:, :, a:b]) for a, b in frame_windows(int(tokens.lengths[0]), window))
+        windows = frame_windows(int(tokens.lengths[0]), window)
+        chunks = (session.decode_chunk(tokens.codes[:, :, a:b]) for a, b in windows)
         for chunk in _chain(chunks, session.flush):
             chunk = chunk[0, 0].cpu()
             dropped = min(skip, chunk.shape[-1])
@@ -175,33 +220,6 @@ def _streamed_windows(model: Codec, tokens: Tokens, window: int) -> Iterator[tor
 def _chain(chunks: Iterator[torch.Tensor], last: Callable[[], torch.Tensor]) -> Iterator[torch.Tensor]:
     yield from chunks
     yield last()
-
-
-@torch.inference_mode()
-def detokenize_longform(model: Codec, tokens: Tokens, sink: str | os.PathLike | AudioSink,
-                        window_seconds: float = 30.0, context_seconds: float = 3.0,
-                        crossfade_seconds: float = 0.5, subtype: str | None = None, exclusive: bool = False) -> int:
-    """Decode Tokens of one long item window by window to a file (atomic) or a callback; returns samples written.
-
-    `exclusive`: refuse (FileExistsError) to replace an existing output file.
-    """
-    if tokens.batch_size != 1:
-        raise ValueError(f"long-form decoding takes one item at a time, got a batch of {tokens.batch_size}")
-    model.check_tokens(tokens)
-    tokens = tokens.to(model.device)
-    window = _frames(model, window_seconds, "window_seconds", 1)
-    context = _frames(model, context_seconds, "context_seconds")
-    fade = round(crossfade_seconds * model.sample_rate)
-    if fade > context * model.frame_size or fade > window * model.frame_size // 2:
-        raise ValueError(f"crossfade_seconds={crossfade_seconds} must be at most context_seconds "
-                         f"({context_seconds}) and half of window_seconds ({window_seconds})")
-    if model.cfg.causal:
-        blocks = _streamed_windows(model, tokens, window)
-    else:
-        blocks = _decoded_windows(model, tokens, window, context, fade)
-    if callable(sink):
-        return _drain(blocks, sink)
-    return _write_file(Path(sink), blocks, model.sample_rate, subtype, exclusive)
 
 
 def _drain(blocks: Iterator[torch.Tensor], sink: AudioSink) -> int:

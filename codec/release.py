@@ -7,9 +7,9 @@ from pathlib import Path
 
 import torch
 
-from codec.cli import model_facts
 from codec.fileio import atomic_write_bytes
 from codec.models.codec import Codec
+from codec.models.facts import model_facts
 from codec.train.checkpoint import latest_checkpoint
 from codec.weights import fold_weight_norm, read_safetensors, sha256_file, write_safetensors
 

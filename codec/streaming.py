@@ -21,7 +21,7 @@ import torch
 from codec.config import CodecConfig
 from codec.nn.streaming import set_streaming
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only: the model imports this module, never the other way round
     from codec.models.codec import Codec
 
 
@@ -62,8 +62,8 @@ class LatencyInfo:
 
 
 def decoder_lookahead(cfg: CodecConfig) -> int:
-    """Samples by which a causal decoder's streaming output lags: n_fft - hop for the iSTFT vocoder, 0 for conv."""
-    return cfg.decoder.n_fft - cfg.frame_size if cfg.decoder.kind == "vocoder" else 0
+    """Samples by which a causal decoder's streaming output lags (its kind's config says; 0 for conv)."""
+    return cfg.decoder.lookahead(cfg.shape)
 
 
 def algorithmic_latency(cfg: CodecConfig) -> LatencyInfo:
@@ -87,15 +87,15 @@ class StreamingSession:
         self.latency = algorithmic_latency(model.cfg)
 
     def __enter__(self) -> StreamingSession:
-        if getattr(self.model, "_streaming_session", None) is not None:
+        if self.model.stream is not None:
             raise ValueError("model is already streaming; leave the other `with model.streaming()` first")
-        self.model._streaming_session = self
+        self.model.stream = self
         self.reset()
         return self
 
     def __exit__(self, *exc: object) -> None:
         set_streaming(self.model, None)
-        self.model._streaming_session = None
+        self.model.stream = None
 
     def reset(self) -> None:
         """Back to the initial state (a new stream) for both encoder and decoder."""
@@ -112,7 +112,7 @@ class StreamingSession:
         if audio.shape[-1] % model.frame_size:
             raise ValueError(f"audio chunk of {audio.shape[-1]} samples is not a multiple of frame_size "
                              f"{model.frame_size}; buffer samples until you have whole frames")
-        k = model._check_num_codebooks(num_codebooks)
+        k = model.check_num_codebooks(num_codebooks)
         if audio.shape[-1] == 0:
             return torch.zeros(self.batch_size, k, 0, dtype=torch.long, device=model.device)
         latent = model.encoder(audio.to(model.device, torch.float32), None)
@@ -123,8 +123,9 @@ class StreamingSession:
         """Codes [B, k, n] -> audio [B, 1, n*frame_size], the stream delayed by `latency.lookahead_samples`."""
         model = self.model
         if codes.dim() != 3 or codes.shape[0] != self.batch_size or codes.is_floating_point():
-            raise ValueError(f"codes chunk must be integers [{self.batch_size}, k, n], got {tuple(codes.shape)} {codes.dtype}")
-        model._check_num_codebooks(codes.shape[1])
+            raise ValueError(f"codes chunk must be integers [{self.batch_size}, k, n], "
+                             f"got {tuple(codes.shape)} {codes.dtype}")
+        model.check_num_codebooks(codes.shape[1])
         if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) >= model.codebook_size):
             raise ValueError(f"token ids must be in [0, {model.codebook_size - 1}]")
         if codes.shape[-1] == 0:
@@ -138,10 +139,3 @@ class StreamingSession:
         set_streaming(self.model.decoder, self.batch_size)
         return tail
 
-
-def active_session(model: Codec) -> StreamingSession:
-    """The model's open streaming session, or ValueError saying how to open one."""
-    session = getattr(model, "_streaming_session", None)
-    if session is None:
-        raise ValueError("not streaming: use `with model.streaming(batch_size):` around encode_chunk/decode_chunk")
-    return session

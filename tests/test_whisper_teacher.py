@@ -126,3 +126,20 @@ def test_whisper_states_teach_a_tiny_training_run(tmp_path, tiny_whisper):
              "checkpoint_every=100"]
     cfg = load_train_config(ROOT / "recipes" / "tiny.yaml", tiny_overrides(tmp_path / "run", manifest, 1) + extra)
     assert train(cfg).metrics["loss/distill"] > 0
+
+
+def test_whisper_teaches_on_the_fly_through_the_registry(tmp_path, tiny_whisper):
+    from codec.models.teachers import TeacherConfig, build_feature_model, extract_features
+    from codec.train.config import load_train_config
+    from codec.train.loop import train
+
+    model = build_feature_model(TeacherConfig("whisper", model_dir=str(tiny_whisper)))
+    assert model.dim == D_MODEL and extract_features(model, speechlike(0.5), 16000).shape == (25, D_MODEL)
+    manifest = write_manifest(tmp_path / "data")
+    extra = ["teacher.kind=whisper", f"teacher.model_dir={tiny_whisper}", "max_steps=1", "checkpoint_every=1"]
+    cfg = load_train_config(ROOT / "recipes" / "tiny.yaml", tiny_overrides(tmp_path / "run", manifest, 1) + extra)
+    assert train(cfg).metrics["loss/distill"] > 0
+    from safetensors.torch import load_file
+
+    aux = load_file(str(next((tmp_path / "run").rglob("aux.safetensors"))))
+    assert aux["distill.proj.weight"].shape[0] == D_MODEL

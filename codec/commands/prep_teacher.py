@@ -57,30 +57,29 @@ def run(args: argparse.Namespace) -> int:
 
 def torchaudio_extractor(args: argparse.Namespace) -> tuple[Extract, float, dict[str, str]]:
     """A torchaudio teacher as (extract, frame rate, file metadata)."""
-    import torch
-
-    from codec.models.teachers import TeacherConfig, TorchaudioTeacher
+    from codec.models.teachers import TeacherConfig
 
     model = args.model or "hubert_base"  # no argparse default: it would hide a clash with --whisper-encoder
     cfg = TeacherConfig(kind="torchaudio", model=model, layer=args.layer, weights=args.weights,
                         random_init=args.random_init)
-    teacher = TorchaudioTeacher(cfg).to(args.device)
-
-    def extract(wav: torch.Tensor, rate: int) -> torch.Tensor:
-        wav = wav[None, None].to(args.device)
-        return teacher(wav, torch.tensor([wav.shape[-1]], device=args.device), rate)[0]
-
-    return extract, teacher.frame_rate, {"model": model, "layer": str(args.layer)}
+    return feature_extractor(cfg, args.device, {"model": model, "layer": str(args.layer)})
 
 
 def whisper_extractor(args: argparse.Namespace) -> tuple[Extract, float, dict[str, str]]:
     """A CTranslate2 Whisper encoder as (extract, frame rate, file metadata)."""
-    from codec.models.whisper_teacher import WhisperEncoderTeacher
+    from codec.models.teachers import TeacherConfig
 
-    device, _, index = args.device.partition(":")
-    teacher = WhisperEncoderTeacher(args.whisper_encoder, device=device, device_index=int(index or 0))
+    cfg = TeacherConfig(kind="whisper", model_dir=args.whisper_encoder)
     name = Path(args.whisper_encoder).resolve().name
-    return teacher, teacher.frame_rate, {"model": f"whisper-encoder:{name}"}
+    return feature_extractor(cfg, args.device, {"model": f"whisper-encoder:{name}"})
+
+
+def feature_extractor(cfg: object, device: str, metadata: dict[str, str]) -> tuple[Extract, float, dict[str, str]]:
+    """Any registered feature teacher (codec.models.teachers) as (extract, frame rate, file metadata)."""
+    from codec.models.teachers import build_feature_model, extract_features
+
+    model = build_feature_model(cfg, device)
+    return (lambda wav, rate: extract_features(model, wav, rate, device)), float(model.frame_rate), metadata
 
 
 def write_features(args: argparse.Namespace, extract: Extract, frame_rate: float,

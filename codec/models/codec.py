@@ -1,23 +1,32 @@
-"""The codec: encoder -> residual quantizer -> decoder, with the tokenize/detokenize API."""
+"""The codec: encoder -> quantizer -> decoder (parts chosen by kind), with the tokenize/detokenize API."""
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
 from codec.audio import AudioInput, prepare_batch
-from codec.config import CodecConfig, from_dict, to_dict
+from codec.config import (
+    CHECKPOINT_FORMAT,
+    CHECKPOINT_FORMAT_VERSION,
+    CONFIG_FILE,
+    CodecConfig,
+    read_config,
+    to_dict,
+)
 from codec.fileio import atomic_write_bytes
-from codec.models.decoders import build_decoder
-from codec.models.encoders import build_encoder
+from codec.longform import LongForm
+from codec.models.interfaces import Decoder, Encoder, Quantizer
+from codec.models.parts import DECODERS, ENCODERS, QUANTIZERS, kind_of
 from codec.nn.conv import length_mask
-from codec.quantization import ResidualQuantizer
+from codec.streaming import StreamingSession
 from codec.tokens import Tokens
 from codec.weights import (
     fold_weight_norm,
@@ -28,13 +37,9 @@ from codec.weights import (
     write_safetensors,
 )
 
-if TYPE_CHECKING:
-    from codec.streaming import StreamingSession
-
-CONFIG_FILE = "config.json"
+__all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_FORMAT_VERSION", "CONFIG_FILE", "WEIGHTS_FILE", "Codec", "CodecOutput",
+           "read_config", "weights_model_id"]
 WEIGHTS_FILE = "model.safetensors"
-CHECKPOINT_FORMAT = "codec.model"
-CHECKPOINT_FORMAT_VERSION = 1
 
 
 @dataclass
@@ -51,15 +56,36 @@ class CodecOutput:
 
 
 class Codec(nn.Module):
-    """Residual-VQ speech codec; codes[:, :num_semantic_codebooks] are the semantic tokens."""
+    """Speech codec encoder -> quantizer -> decoder; codes[:, :num_semantic_codebooks] are the semantic tokens.
 
-    def __init__(self, cfg: CodecConfig, model_id: str | None = None) -> None:
+    `Codec(cfg)` (= `Codec.from_config(cfg)`) builds each part from its config through the registries
+    in `codec.models.parts`; `Codec(cfg, encoder=..., quantizer=..., decoder=...)` takes parts built
+    elsewhere (each must carry the config `cfg` names for it, so the model saves and loads back).
+    """
+
+    def __init__(self, cfg: CodecConfig, model_id: str | None = None, *, encoder: Encoder | None = None,
+                 quantizer: Quantizer | None = None, decoder: Decoder | None = None) -> None:
         super().__init__()
         self.cfg = cfg
         self.model_id = model_id or cfg.name
-        self.encoder = build_encoder(cfg)
-        self.quantizer = ResidualQuantizer(cfg.latent_dim, cfg.quantizer)
-        self.decoder = build_decoder(cfg)
+        self.encoder = _part(encoder, ENCODERS, cfg, "encoder")
+        self.quantizer = _part(quantizer, QUANTIZERS, cfg, "quantizer")
+        self.decoder = _part(decoder, DECODERS, cfg, "decoder")
+        self.stream: StreamingSession | None = None  # the open `with model.streaming()` session
+
+    @classmethod
+    def from_config(cls, cfg: CodecConfig, model_id: str | None = None) -> Codec:
+        """A codec with random weights, each part built from `cfg` by its registered kind."""
+        return cls(cfg, model_id)
+
+    @classmethod
+    def from_parts(cls, encoder: Encoder, quantizer: Quantizer, decoder: Decoder, name: str = "codec") -> Codec:
+        """A codec joining parts built elsewhere; its config is read off the parts (shape from the encoder)."""
+        shape = encoder.shape
+        cfg = CodecConfig(name=name, sample_rate=shape.sample_rate, frame_size=shape.frame_size,
+                          latent_dim=shape.latent_dim, causal=shape.causal, encoder=encoder.cfg,
+                          quantizer=quantizer.cfg, decoder=decoder.cfg)
+        return cls(cfg, encoder=encoder, quantizer=quantizer, decoder=decoder)
 
     # ---- sizes -------------------------------------------------------------------------------
     @property
@@ -80,12 +106,17 @@ class Codec(nn.Module):
     @property
     def num_codebooks(self) -> int:
         """K."""
-        return self.cfg.quantizer.num_codebooks
+        return self.quantizer.num_codebooks
 
     @property
     def codebook_size(self) -> int:
         """Entries per codebook."""
-        return self.cfg.quantizer.codebook_size
+        return self.quantizer.codebook_size
+
+    @property
+    def num_semantic_codebooks(self) -> int:
+        """Leading codebooks that carry semantic tokens."""
+        return self.quantizer.num_semantic_codebooks
 
     @property
     def device(self) -> torch.device:
@@ -130,20 +161,24 @@ class Codec(nn.Module):
         num_codebooks: int | None = None,
     ) -> Tokens:
         """Audio (paths, tensors, arrays or lists of them; any rate, any channels) -> Tokens."""
-        k = self._check_num_codebooks(num_codebooks)
+        k = self.check_num_codebooks(num_codebooks)
         wav, wav_lengths = prepare_batch(audio, sample_rate, self.sample_rate, lengths)
         wav, wav_lengths = wav.to(self.device), wav_lengths.to(self.device)
         latent, frame_lengths = self.encode(wav, wav_lengths)
         codes = self.quantizer.encode(latent, k)
         codes = codes.masked_fill(~length_mask(frame_lengths, codes.shape[-1])[:, None, :], 0)
+        return self.make_tokens(codes, frame_lengths, wav_lengths)
+
+    def make_tokens(self, codes: torch.Tensor, lengths: torch.Tensor, audio_lengths: torch.Tensor) -> Tokens:
+        """Tokens of this model from codes [B, k, F], frame lengths [B] and audio lengths [B]."""
         return Tokens(
             codes=codes.long(),
-            lengths=frame_lengths,
-            audio_lengths=wav_lengths,
+            lengths=lengths,
+            audio_lengths=audio_lengths,
             sample_rate=self.sample_rate,
             frame_rate=self.frame_rate,
             codebook_size=self.codebook_size,
-            num_semantic_codebooks=min(self.cfg.quantizer.num_semantic_codebooks, k),
+            num_semantic_codebooks=min(self.num_semantic_codebooks, codes.shape[1]),
             model_id=self.model_id,
         )
 
@@ -178,18 +213,10 @@ class Codec(nn.Module):
             raise ValueError(f"codes must be an int tensor [B, K, F], got {getattr(codes, 'shape', type(codes))}")
         if codes.is_floating_point():
             raise ValueError(f"codes must be integers, got {codes.dtype}")
-        batch, k, frames = codes.shape
+        batch, _, frames = codes.shape
         frame_lengths = torch.full((batch,), frames) if lengths is None else torch.as_tensor(lengths).long().cpu()
-        return Tokens(
-            codes=codes.long(),
-            lengths=frame_lengths.to(codes.device),
-            audio_lengths=(frame_lengths * self.frame_size).to(codes.device),
-            sample_rate=self.sample_rate,
-            frame_rate=self.frame_rate,
-            codebook_size=self.codebook_size,
-            num_semantic_codebooks=min(self.cfg.quantizer.num_semantic_codebooks, k),
-            model_id=self.model_id,
-        )
+        audio_lengths = frame_lengths * self.frame_size
+        return self.make_tokens(codes, frame_lengths.to(codes.device), audio_lengths.to(codes.device))
 
     def check_tokens(self, tokens: Tokens) -> None:
         """Raise ValueError if `tokens` cannot be decoded by this model (with the expected values)."""
@@ -203,17 +230,19 @@ class Codec(nn.Module):
                 raise ValueError(f"tokens have {name}={getattr(tokens, name)}, this model expects {value}")
         if tokens.model_id and tokens.model_id != self.model_id:
             raise ValueError(f"tokens come from model {tokens.model_id!r}, this model is {self.model_id!r}")
-        self._check_num_codebooks(tokens.num_codebooks)
+        self.check_num_codebooks(tokens.num_codebooks)
         valid = tokens.codes.masked_select(tokens.mask()[:, None, :])
         if valid.numel() and (int(valid.min()) < 0 or int(valid.max()) >= self.codebook_size):
             raise ValueError(
-                f"token ids must be in [0, {self.codebook_size - 1}], got range [{int(valid.min())}, {int(valid.max())}]"
+                f"token ids must be in [0, {self.codebook_size - 1}], "
+                f"got range [{int(valid.min())}, {int(valid.max())}]"
             )
         too_long = tokens.audio_lengths > tokens.lengths * self.frame_size
         if bool(too_long.any()):
             raise ValueError(f"audio_lengths {tokens.audio_lengths.tolist()} exceed frames x {self.frame_size}")
 
-    def _check_num_codebooks(self, num_codebooks: int | None) -> int:
+    def check_num_codebooks(self, num_codebooks: int | None) -> int:
+        """`num_codebooks` (None = all) checked against K."""
         k = self.num_codebooks if num_codebooks is None else int(num_codebooks)
         if not 1 <= k <= self.num_codebooks:
             raise ValueError(f"num_codebooks must be in [1, {self.num_codebooks}], got {num_codebooks}")
@@ -222,45 +251,38 @@ class Codec(nn.Module):
     # ---- streaming and long-form (codec/streaming.py, codec/longform.py) ---------------------
     def streaming(self, batch_size: int = 1) -> StreamingSession:
         """`with model.streaming(B):` chunked encode_chunk/decode_chunk equal to offline (causal models only)."""
-        from codec.streaming import StreamingSession
-
         return StreamingSession(self, batch_size)
+
+    def _session(self) -> StreamingSession:
+        if self.stream is None:
+            raise ValueError("not streaming: use `with model.streaming(batch_size):` around encode_chunk/decode_chunk")
+        return self.stream
 
     def encode_chunk(self, audio: torch.Tensor, num_codebooks: int | None = None) -> torch.Tensor:
         """Streaming: audio [B, 1, n*frame_size] -> codes [B, k, n] (see codec/streaming.py)."""
-        from codec.streaming import active_session
-
-        return active_session(self).encode_chunk(audio, num_codebooks)
+        return self._session().encode_chunk(audio, num_codebooks)
 
     def decode_chunk(self, codes: torch.Tensor) -> torch.Tensor:
         """Streaming: codes [B, k, n] -> audio [B, 1, n*frame_size], delayed by the decoder lookahead."""
-        from codec.streaming import active_session
-
-        return active_session(self).decode_chunk(codes)
+        return self._session().decode_chunk(codes)
 
     def flush(self) -> torch.Tensor:
         """Streaming: end of stream, the decoder's held-back last samples [B, 1, lookahead]."""
-        from codec.streaming import active_session
-
-        return active_session(self).flush()
+        return self._session().flush()
 
     def reset_streaming(self) -> None:
         """Streaming: back to the initial state (a new stream)."""
-        from codec.streaming import active_session
+        self._session().reset()
 
-        active_session(self).reset()
+    def tokenize_long(self, path: str | os.PathLike, **kwargs: Any) -> Tokens:
+        """Tokenize a long audio file with memory bounded by the window (codec.longform.LongForm)."""
+        num_codebooks = kwargs.pop("num_codebooks", None)
+        return LongForm(self, **kwargs).tokenize(path, num_codebooks)
 
-    def tokenize_long(self, path: str | os.PathLike, **kwargs) -> Tokens:
-        """Tokenize a long audio file with memory bounded by the window (codec.longform.tokenize_file_longform)."""
-        from codec.longform import tokenize_file_longform
-
-        return tokenize_file_longform(self, path, **kwargs)
-
-    def detokenize_long(self, tokens: Tokens, path: str | os.PathLike, **kwargs) -> int:
+    def detokenize_long(self, tokens: Tokens, path: str | os.PathLike, **kwargs: Any) -> int:
         """Decode long Tokens straight to an audio file, window by window; samples written (codec.longform)."""
-        from codec.longform import detokenize_longform
-
-        return detokenize_longform(self, tokens, path, **kwargs)
+        subtype, exclusive = kwargs.pop("subtype", None), kwargs.pop("exclusive", False)
+        return LongForm(self, **kwargs).detokenize(tokens, path, subtype, exclusive)
 
     # ---- checkpoints -------------------------------------------------------------------------
     def save_pretrained(self, directory: str | os.PathLike, dtype: torch.dtype | None = None) -> Path:
@@ -286,7 +308,7 @@ class Codec(nn.Module):
 
         directory = resolve(source)
         cfg = read_config(directory / CONFIG_FILE)
-        model = cls(cfg, model_id=weights_model_id(cfg.name, directory / WEIGHTS_FILE))
+        model = cls.from_config(cfg, model_id=weights_model_id(cfg.name, directory / WEIGHTS_FILE))
         state = read_safetensors(directory / WEIGHTS_FILE)
         if not has_weight_norm(state):
             fold_weight_norm(model)  # a release written by `codec export`
@@ -294,25 +316,18 @@ class Codec(nn.Module):
         return model.to(device).eval()
 
 
-def read_config(path: Path) -> CodecConfig:
-    """Parse a checkpoint's config.json into a CodecConfig; problems raise ValueError naming the file."""
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: checkpoint config not found")
-    try:
-        data = json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path}: not valid JSON ({err})") from None
-    if data.pop("format", CHECKPOINT_FORMAT) != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path}: not a codec checkpoint config")
-    version = int(data.pop("format_version", 1))
-    if version > CHECKPOINT_FORMAT_VERSION:
-        raise ValueError(f"{path}: checkpoint format {version} is newer than supported {CHECKPOINT_FORMAT_VERSION}")
-    try:
-        return from_dict(CodecConfig, data)
-    except ValueError as err:
-        raise ValueError(f"{path}: {err}") from None
-
-
 def weights_model_id(name: str, weights: Path) -> str:
     """`name@sha256-prefix` of the weights file: tokens carry it so they meet the right decoder."""
     return f"{name}@{sha256_file(weights)[:12]}"
+
+
+def _part(given: Any, registry: dict, cfg: CodecConfig, what: str) -> Any:
+    """The injected part (checked against `cfg`) or the one `cfg` describes, built through its registry."""
+    part_cfg = getattr(cfg, what)
+    if given is None:
+        return kind_of(registry, part_cfg, what).build(part_cfg, cfg.shape)
+    if getattr(given, "cfg", None) != part_cfg:
+        raise ValueError(f"the injected {what}'s config differs from cfg.{what}: the model would not load back")
+    if getattr(given, "shape", cfg.shape) != cfg.shape:
+        raise ValueError(f"the injected {what} was built for {given.shape}, cfg describes {cfg.shape}")
+    return given

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 
@@ -13,6 +15,15 @@ N_FFT = 400
 HOP = 160
 WINDOW_SAMPLES = 30 * SAMPLE_RATE  # Whisper encodes fixed 30 s windows (3000 mel frames)
 FRAME_SAMPLES = 320  # encoder states are at 50 Hz
+
+
+@dataclass
+class WhisperTeacherConfig:
+    """`model_dir`: a CTranslate2 Whisper model directory as published for faster-whisper (model.bin, ...)."""
+
+    kind: Literal["whisper"] = "whisper"
+    model_dir: str = ""
+    compute_type: str = "default"
 
 
 class WhisperEncoderTeacher:
@@ -36,6 +47,30 @@ class WhisperEncoderTeacher:
         self.num_mels = whisper_num_mels(model_dir, self.model)
         self.batch_windows = batch_windows
         self.mel_filters = whisper_mel_filters(self.num_mels)
+        self._dim: int | None = None
+
+    @property
+    def dim(self) -> int:
+        """Encoder state width (d_model), found by encoding one silent window the first time it is asked."""
+        if self._dim is None:
+            self._dim = int(self(torch.zeros(FRAME_SAMPLES), SAMPLE_RATE).shape[-1])
+        return self._dim
+
+    @classmethod
+    def from_config(cls, cfg: WhisperTeacherConfig, device: str = "cpu") -> WhisperEncoderTeacher:
+        """The teacher `cfg` names, on torch-style `device` (cpu, cuda, cuda:N)."""
+        if not cfg.model_dir:
+            raise ValueError("teacher.model_dir must name a CTranslate2 Whisper model directory")
+        kind, _, index = str(device).partition(":")
+        return cls(cfg.model_dir, device=kind, device_index=int(index or 0), compute_type=cfg.compute_type)
+
+    def features(self, audio: torch.Tensor, lengths: torch.Tensor, sample_rate: int) -> torch.Tensor:
+        """Audio [B, 1, T] at `sample_rate` -> encoder states [B, F', d_model] (zeros past each item's frames)."""
+        items = [self(audio[b, 0, : int(lengths[b])], sample_rate) for b in range(audio.shape[0])]
+        out = torch.zeros(len(items), max(x.shape[0] for x in items), items[0].shape[-1])
+        for b, item in enumerate(items):
+            out[b, : item.shape[0]] = item
+        return out.to(audio.device)
 
     def log_mel(self, wav: torch.Tensor) -> torch.Tensor:
         """16 kHz audio [T] -> Whisper's normalised log-mel [num_mels, T // 160] (T a multiple of 160)."""

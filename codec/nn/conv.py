@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
@@ -50,7 +52,8 @@ class Conv1d(StreamingModule):
     def __init__(self, cin: int, cout: int, kernel_size: int, stride: int = 1, dilation: int = 1,
                  causal: bool = False, groups: int = 1) -> None:
         super().__init__()
-        self.conv = weight_norm(nn.Conv1d(cin, cout, kernel_size, stride=stride, dilation=dilation, groups=groups))
+        self.conv = cast(nn.Conv1d, weight_norm(nn.Conv1d(cin, cout, kernel_size, stride=stride, dilation=dilation,
+                                                          groups=groups)))
         total = dilation * (kernel_size - 1) + 1 - stride
         self.padding = (total, 0) if causal else (total - total // 2, total // 2)
 
@@ -75,7 +78,7 @@ class ConvTranspose1d(StreamingModule):
 
     def __init__(self, cin: int, cout: int, stride: int, causal: bool = False) -> None:
         super().__init__()
-        self.conv = weight_norm(nn.ConvTranspose1d(cin, cout, 2 * stride, stride=stride))
+        self.conv = cast(nn.ConvTranspose1d, weight_norm(nn.ConvTranspose1d(cin, cout, 2 * stride, stride=stride)))
         self.trim = (0, stride) if causal else (stride - stride // 2, stride // 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -85,7 +88,7 @@ class ConvTranspose1d(StreamingModule):
             return y[..., self.trim[0] : y.shape[-1] - self.trim[1]]
         stride, keep = self.trim[1], y.shape[-1] - self.trim[1]
         head = y[..., :stride] + state.partial
-        state.partial = y[..., keep:] - self.conv.bias[None, :, None]
+        state.partial = y[..., keep:] - cast(torch.Tensor, self.conv.bias)[None, :, None]
         return torch.cat([head, y[..., stride:keep]], dim=-1)
 
     def init_state(self, batch_size: int) -> PartialOverlap:

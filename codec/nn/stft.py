@@ -20,8 +20,21 @@ from torch import nn
 from codec.nn.streaming import OverlapAddBuffer, PreviousInputs, StreamingModule, left_context, zeros_context
 
 
+def check_frame_fft(n_fft: int, hop: int, where: str) -> None:
+    """Raise ValueError unless `n_fft` >= `hop` and differs from it by an even number (exact frame alignment)."""
+    if n_fft < hop or (n_fft - hop) % 2:
+        raise ValueError(f"{where}: n_fft {n_fft} must be >= frame_size {hop} and differ from it by an even number")
+
+
+def istft_lookahead(n_fft: int, hop: int) -> int:
+    """Samples by which the causal inverse STFT's streaming output lags its input frames: n_fft - hop."""
+    return n_fft - hop
+
+
 class FrameSTFT(StreamingModule):
     """Audio [B, 1, F*hop] -> complex spectrum [B, n_fft/2+1, F]."""
+
+    window: torch.Tensor
 
     def __init__(self, n_fft: int, hop: int, causal: bool) -> None:
         super().__init__()
@@ -48,6 +61,8 @@ class FrameSTFT(StreamingModule):
 class ISTFTHead(StreamingModule):
     """Features [B, dim, F] -> log-magnitude and phase -> overlap-added audio [B, 1, F*hop]."""
 
+    window: torch.Tensor
+
     def __init__(self, dim: int, n_fft: int, hop: int, causal: bool) -> None:
         super().__init__()
         self.n_fft, self.hop = n_fft, hop
@@ -68,7 +83,7 @@ class ISTFTHead(StreamingModule):
     @property
     def lookahead(self) -> int:
         """Samples of output delay when streaming (the causal trim, n_fft - hop)."""
-        return self.n_fft - self.hop
+        return istft_lookahead(self.n_fft, self.hop)
 
     def init_state(self, batch_size: int) -> OverlapAddBuffer:
         """An empty overlap-add buffer (and no output yet)."""

@@ -9,8 +9,9 @@ buffer. All state is typed here; nothing of it is a parameter or buffer (state d
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 from torch import nn

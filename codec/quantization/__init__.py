@@ -1,5 +1,6 @@
-"""Residual vector quantization with a semantic/acoustic split."""
+"""Quantizers: latent frames <-> int64 codes [B, K, F], the first levels semantic; one module per kind."""
 
-from codec.quantization.rvq import QuantizerOutput, ResidualQuantizer
+from codec.models.interfaces import QuantizerOutput
+from codec.quantization.rvq import ResidualQuantizer, RVQConfig
 
-__all__ = ["QuantizerOutput", "ResidualQuantizer"]
+__all__ = ["QuantizerOutput", "RVQConfig", "ResidualQuantizer"]

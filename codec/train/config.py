@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from codec.config import CodecConfig, from_dict, load_yaml, to_dict
 from codec.discriminators import DiscriminatorConfig
-from codec.models.teachers import TeacherConfig
+from codec.models.teachers import TeacherConfig, TeacherSpec
 
 
 @dataclass
@@ -45,7 +46,7 @@ class LossConfig:
         "loss/mel": 15.0, "loss/stft": 0.0, "loss/adversarial": 1.0, "loss/feature": 2.0,
         "loss/commitment": 0.25, "loss/distill": 1.0,
     })
-    gan: str = "hinge"
+    gan: Literal["hinge", "lsgan"] = "hinge"
     mel_only_steps: int = 0
 
 
@@ -57,7 +58,7 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     loss: LossConfig = field(default_factory=LossConfig)
-    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    teacher: TeacherSpec = field(default_factory=TeacherConfig)
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     out_dir: str = "runs/default"
     init_from: str = ""

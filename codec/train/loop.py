@@ -7,6 +7,7 @@ import logging
 import math
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,12 +16,12 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from codec.data.dataset import CropDataset, StepSampler, collate
-from codec.data.manifest import read_utterances
+from codec.data.manifest import Utterance, read_utterances
 from codec.discriminators import MultiDiscriminator
 from codec.hub import resolve
-from codec.losses import DistillationHead, MultiResolutionSTFTLoss, MultiScaleMelLoss, PhoneHead
+from codec.losses import MultiResolutionSTFTLoss, MultiScaleMelLoss
 from codec.models.codec import Codec
-from codec.models.teachers import build_teacher
+from codec.models.teachers import TeacherData, build_teacher
 from codec.train.checkpoint import latest_checkpoint, load_modules, load_trainer_state, save_checkpoint
 from codec.train.config import TrainConfig, train_config_dict
 from codec.train.distributed import all_reduce_mean, barrier, cleanup, setup_distributed
@@ -49,8 +50,8 @@ def train(cfg: TrainConfig) -> TrainResult:
     run_dir = Path(cfg.out_dir)
     utterances = read_utterances(cfg.data.train_manifest)
     cfg = _without_missing_alignments(cfg, utterances)
-    phone_ids = _phone_inventory(cfg, utterances)
-    parts = build_parts(cfg, info.device, phone_ids)
+    parts = build_parts(cfg, info.device, utterances)
+    teacher = parts.teacher
     step, cpu_spent = 0, 0.0
     resume_from = latest_checkpoint(run_dir)
     if resume_from is not None:
@@ -61,9 +62,9 @@ def train(cfg: TrainConfig) -> TrainResult:
         log.info("initialised from %s", cfg.init_from)
 
     model_cfg = cfg.model
-    segment = int(round(cfg.data.segment_seconds * model_cfg.sample_rate))
-    dataset = CropDataset(utterances, model_cfg.sample_rate, segment, model_cfg.frame_rate, phone_ids,
-                          cfg.teacher.suffix if cfg.teacher.kind == "precomputed" else None)
+    segment = round(cfg.data.segment_seconds * model_cfg.sample_rate)
+    dataset = CropDataset(utterances, model_cfg.sample_rate, segment, model_cfg.frame_rate, teacher.phone_ids,
+                          teacher.feature_suffix)
     sampler = StepSampler(len(dataset), cfg.data.batch_size, cfg.seed, info.rank, step, cfg.max_steps)
     loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=cfg.data.num_workers)
     logger = RunLogger(run_dir, info.is_main, start_step=step)
@@ -97,7 +98,7 @@ def train(cfg: TrainConfig) -> TrainResult:
                 log.info("step %d %s", step, _short(metrics))
         if cfg.data.valid_manifest and (step % cfg.eval_every == 0 or step == 1 or last):
             if info.is_main:
-                scores = evaluate(parts.model, cfg, logger, step, phone_ids)
+                scores = evaluate(parts.model, cfg, logger, step, teacher.phone_ids)
                 log.info("eval step %d %s", step, _short(scores))
             barrier()
         if step % cfg.checkpoint_every == 0 or last:
@@ -117,26 +118,24 @@ def train(cfg: TrainConfig) -> TrainResult:
     return TrainResult(step, metrics, checkpoint)
 
 
-def build_parts(cfg: TrainConfig, device: torch.device, phone_ids: dict[str, int] | None) -> TrainParts:
-    """Models, heads, losses, optimizers and schedules; weights are seeded identically on every rank."""
+def build_parts(cfg: TrainConfig, device: torch.device, utterances: Sequence[Utterance] = ()) -> TrainParts:
+    """Models, teacher, heads, losses, optimizers and schedules; weights are seeded identically on every rank."""
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
-    model = Codec(cfg.model).to(device)
+    model = Codec.from_config(cfg.model).to(device)
     discriminator = MultiDiscriminator(cfg.discriminator).to(device)
-    teacher = build_teacher(cfg.teacher)
+    teacher = build_teacher(cfg.teacher, TeacherData(utterances, str(cfg.data.train_manifest), str(device)))
     aux = nn.ModuleDict()
-    if cfg.teacher.kind in ("torchaudio", "precomputed"):
-        dim = teacher.dim if teacher is not None else cfg.teacher.dim
-        aux["distill"] = DistillationHead(cfg.model.latent_dim, dim)
-    elif cfg.teacher.kind == "phones":
-        aux["phones"] = PhoneHead(cfg.model.latent_dim, len(phone_ids))
+    head = teacher.head(cfg.model.latent_dim)
+    if head is not None and teacher.head_name:
+        aux[teacher.head_name] = head
     aux = aux.to(device)
-    if teacher is not None:
-        teacher = teacher.to(device)
+    teacher = teacher.to(device)
     o = cfg.optim
-    opt_g = torch.optim.AdamW(list(model.parameters()) + list(aux.parameters()), lr=o.lr, betas=tuple(o.betas),
+    betas = (o.betas[0], o.betas[1])
+    opt_g = torch.optim.AdamW(list(model.parameters()) + list(aux.parameters()), lr=o.lr, betas=betas,
                               weight_decay=o.weight_decay)
-    opt_d = torch.optim.AdamW(discriminator.parameters(), lr=o.discriminator_lr, betas=tuple(o.betas),
+    opt_d = torch.optim.AdamW(discriminator.parameters(), lr=o.discriminator_lr, betas=betas,
                               weight_decay=o.weight_decay)
     schedule = lambda s: lr_factor(cfg, s)  # noqa: E731
     return TrainParts(
@@ -207,15 +206,6 @@ def _without_missing_alignments(cfg: TrainConfig, utterances) -> TrainConfig:
                 "(teacher.kind=none). Add alignments or precomputed teacher features to keep codebook 0 semantic.",
                 cfg.data.train_manifest)
     return dataclasses.replace(cfg, teacher=dataclasses.replace(cfg.teacher, kind="none"))
-
-
-def _phone_inventory(cfg: TrainConfig, utterances) -> dict[str, int] | None:
-    if cfg.teacher.kind != "phones":
-        return None
-    phones = cfg.teacher.phones or sorted({p for u in utterances for _, _, p in (u.alignment or ())})
-    if not phones:
-        raise ValueError(f"{cfg.data.train_manifest}: teacher.kind=phones but no row has an alignment")
-    return {p: i for i, p in enumerate(phones)}
 
 
 def _any_rank_empty(batch, device: torch.device) -> bool:

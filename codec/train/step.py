@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.distributed as dist
@@ -18,6 +19,7 @@ from codec.losses import (
     generator_adversarial_loss,
 )
 from codec.models.codec import Codec
+from codec.models.teachers import Teacher
 from codec.nn.conv import apply_mask
 from codec.train.config import TrainConfig
 
@@ -30,7 +32,7 @@ class TrainParts:
     model: Codec
     discriminator: MultiDiscriminator
     aux: nn.ModuleDict
-    teacher: nn.Module | None
+    teacher: Teacher
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
     sched_g: torch.optim.lr_scheduler.LRScheduler
@@ -86,7 +88,7 @@ def train_step(parts: TrainParts, batch: Batch, step: int) -> dict[str, float]:
             real, fake = _judge(parts.discriminator, audio[..., window], recon[..., window])
         losses["loss/adversarial"] = generator_adversarial_loss(fake[0], cfg.loss.gan)
         losses["loss/feature"] = feature_matching_loss(real[1], fake[1])
-    total = sum(cfg.loss.weights.get(name, 0.0) * value for name, value in losses.items())
+    total = cast(torch.Tensor, sum(cfg.loss.weights.get(name, 0.0) * value for name, value in losses.items()))
     parts.opt_g.zero_grad(set_to_none=True)
     total.backward()
     metrics["grad_norm/generator"] = clip_and_sync(
@@ -97,23 +99,18 @@ def train_step(parts: TrainParts, batch: Batch, step: int) -> dict[str, float]:
 
     metrics.update({name: value.item() for name, value in losses.items()})
     metrics["loss/total"] = float(total.item())
-    metrics["lr"] = parts.sched_g.get_last_lr()[0]
+    metrics["lr"] = float(parts.sched_g.get_last_lr()[0])
     metrics.update(codebook_stats(parts.model, out.codes, out.frame_lengths))
     return metrics
 
 
-def semantic_loss(parts: TrainParts, out, batch: Batch, audio: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor | None:
-    """Distillation of the semantic codebooks' quantized output toward the configured teacher."""
-    kind = parts.cfg.teacher.kind
-    if kind == "none":
-        return None
-    if kind == "phones":
-        return parts.aux["phones"](out.semantic_quantized.float(), batch.phones.to(parts.device), out.frame_lengths)
-    if kind == "torchaudio":
-        teacher = parts.teacher(audio, lengths, parts.model.sample_rate)
-    else:
-        teacher = batch.teacher.to(parts.device)
-    return parts.aux["distill"](out.semantic_quantized.float(), teacher.float(), out.frame_lengths, teacher_layout="btd")
+def semantic_loss(parts: TrainParts, out, batch: Batch, audio: torch.Tensor,
+                  lengths: torch.Tensor) -> torch.Tensor | None:
+    """Distillation of the semantic codebooks' quantized output toward the configured teacher (None: no teacher)."""
+    name = parts.teacher.head_name
+    head = parts.aux[name] if name is not None and name in parts.aux else None
+    return parts.teacher.loss(head, out.semantic_quantized.float(), out.frame_lengths, batch, audio, lengths,
+                              parts.model.sample_rate)
 
 
 def _judge_window(cfg: TrainConfig, num_samples: int, sample_rate: int) -> slice:
@@ -152,18 +149,9 @@ def clip_and_sync(params, max_norm: float) -> float:
     return float(norm)
 
 
-@torch.no_grad()
 def codebook_stats(model: Codec, codes: torch.Tensor, frame_lengths: torch.Tensor) -> dict[str, float]:
-    """Per-codebook perplexity of this batch's codes and dead entries (EMA usage below threshold)."""
-    from codec.metrics import codebook_usage
-
-    usage = codebook_usage(codes.cpu(), frame_lengths.cpu(), model.codebook_size)
-    stats = {}
-    threshold = max(model.cfg.quantizer.threshold_ema_dead_code, 1e-3)
-    for k, level in enumerate(model.quantizer.levels):
-        stats[f"codebook/perplexity_{k}"] = float(usage.perplexity[k])
-        stats[f"codebook/dead_{k}"] = float((level._codebook.cluster_size < threshold).sum())
-    return stats
+    """The quantizer's own statistics of this batch's codes, as codebook/* scalars."""
+    return {f"codebook/{k}": v for k, v in model.quantizer.codebook_stats(codes, frame_lengths).items()}
 
 
 def _use_bf16(cfg: TrainConfig, device: torch.device) -> bool:
