@@ -118,7 +118,7 @@ def _judge_window(cfg: TrainConfig, num_samples: int, sample_rate: int) -> slice
     crop = int(round(cfg.discriminator.crop_seconds * sample_rate))
     if crop <= 0 or crop >= num_samples:
         return slice(None)
-    start = int(torch.randint(0, num_samples - crop + 1, (1,)))  # seeded per step by the loop
+    start = int(torch.randint(0, num_samples - crop + 1, (1,)).item())  # seeded per step by the loop
     return slice(start, start + crop)
 
 
