@@ -115,7 +115,7 @@ def semantic_loss(parts: TrainParts, out, batch: Batch, audio: torch.Tensor,
 
 def _judge_window(cfg: TrainConfig, num_samples: int, sample_rate: int) -> slice:
     """The samples the discriminators see this step: a random sub-crop, or everything (crop_seconds 0)."""
-    crop = int(round(cfg.discriminator.crop_seconds * sample_rate))
+    crop = round(cfg.discriminator.crop_seconds * sample_rate)
     if crop <= 0 or crop >= num_samples:
         return slice(None)
     start = int(torch.randint(0, num_samples - crop + 1, (1,)).item())  # seeded per step by the loop
