@@ -15,7 +15,7 @@ import torch
 from codec.audio import AudioInput, prepare_batch
 from codec.config import CodecConfig, from_dict
 from codec.nn.conv import length_mask
-from codec.onnx.export import FORMAT, FORMAT_VERSION, GRAPH_FILES, MANIFEST, require_onnx
+from codec.onnx.files import FORMAT, FORMAT_VERSION, GRAPH_FILES, MANIFEST, require_onnx
 from codec.tokens import Tokens
 from codec.weights import sha256_file
 
@@ -86,6 +86,11 @@ class OnnxCodec:
         return self.cfg.quantizer.codebook_size
 
     @property
+    def num_semantic_codebooks(self) -> int:
+        """Leading codebooks that carry semantic tokens."""
+        return self.cfg.quantizer.num_semantic_codebooks
+
+    @property
     def device(self) -> torch.device:
         """Where inputs and outputs live (onnxruntime runs on the CPU here)."""
         return torch.device("cpu")
@@ -121,7 +126,7 @@ class OnnxCodec:
         num_codebooks: int | None = None,
     ) -> Tokens:
         """Audio (paths, tensors, arrays or lists of them; any rate, any channels) -> Tokens."""
-        k = self._check_num_codebooks(num_codebooks)
+        k = self.check_num_codebooks(num_codebooks)
         wav, wav_lengths = prepare_batch(audio, sample_rate, self.sample_rate, lengths)
         codes, frame_lengths = self._session("encode").run(
             None, {"audio": wav.contiguous().numpy(), "lengths": wav_lengths.numpy()})
@@ -159,10 +164,17 @@ class OnnxCodec:
 
         Codec.check_tokens(self, tokens)  # type: ignore[arg-type]
 
-    def _check_num_codebooks(self, num_codebooks: int | None) -> int:
+    def check_num_codebooks(self, num_codebooks: int | None) -> int:
+        """`num_codebooks` (None = all) checked against K (as codec.Codec.check_num_codebooks)."""
         from codec.models.codec import Codec
 
-        return Codec._check_num_codebooks(self, num_codebooks)  # type: ignore[arg-type]
+        return Codec.check_num_codebooks(self, num_codebooks)  # type: ignore[arg-type]
+
+    def make_tokens(self, codes: torch.Tensor, lengths: torch.Tensor, audio_lengths: torch.Tensor) -> Tokens:
+        """Tokens of this model (as codec.Codec.make_tokens)."""
+        from codec.models.codec import Codec
+
+        return Codec.make_tokens(self, codes, lengths, audio_lengths)  # type: ignore[arg-type]
 
     # ---- long form (codec.longform; non-causal models) ---------------------------------------
     def tokenize_long(self, path: str | os.PathLike, **kwargs) -> Tokens:

@@ -24,15 +24,12 @@ import torch
 from codec import __version__
 from codec.config import to_dict
 from codec.fileio import atomic_write_bytes
+from codec.onnx.backend import OnnxCodec
+from codec.onnx.files import FORMAT, FORMAT_VERSION, GRAPH_FILES, MANIFEST, require_onnx
 from codec.onnx.graphs import DecodeGraph, EncodeGraph
 from codec.weights import sha256_file
 
-MANIFEST = "onnx.json"
-FORMAT = "codec.onnx"
-FORMAT_VERSION = 1
 OPSET = 17
-GRAPH_FILES = {("encode", False): "encoder.onnx", ("decode", False): "decoder.onnx",
-               ("encode", True): "encoder.int8.onnx", ("decode", True): "decoder.int8.onnx"}
 MIN_CODE_AGREEMENT = 0.99
 MAX_AUDIO_ERROR = 1e-3
 
@@ -44,15 +41,6 @@ class CheckResult:
     frames_equal: float
     audio_max_abs: float
     frames: int
-
-
-def require_onnx() -> None:
-    """ImportError with the install hint unless both onnx and onnxruntime import."""
-    try:
-        import onnx  # noqa: F401
-        import onnxruntime  # noqa: F401
-    except ImportError as err:
-        raise ImportError(f"the ONNX backend needs onnx and onnxruntime ({err}): pip install 'speechcodec[onnx]'") from None
 
 
 def check_signal(sample_rate: int, seconds: float = 3.0, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -171,8 +159,6 @@ def export_onnx(model, out_dir: str | os.PathLike, int8: bool = False, force: bo
 def compare_with_torch(model, directory: str | os.PathLike, int8: bool = False,
                        audio: torch.Tensor | None = None, lengths: torch.Tensor | None = None) -> CheckResult:
     """Tokenize and detokenize with the ONNX graphs in `directory` and with the torch model; how close they are."""
-    from codec.onnx.backend import OnnxCodec
-
     if audio is None:
         audio, lengths = check_signal(model.sample_rate)
     onnx_model = OnnxCodec(directory, int8=int8, verify=False)

@@ -43,7 +43,7 @@ def onnx_cache_dir(model_id: str) -> Path:
 def load_backend(source: str | os.PathLike, device: str = "cpu", backend: str = "torch"):
     """A model with the tokenize/detokenize API on the chosen backend (see the module docstring)."""
     from codec.models.codec import Codec
-    from codec.onnx.export import GRAPH_FILES, MANIFEST
+    from codec.onnx.files import GRAPH_FILES, MANIFEST
 
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
