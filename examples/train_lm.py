@@ -6,7 +6,7 @@
 
 `--layout` picks the generation strategy (flatten, delay or depth; see docs/layouts.md). Training
 crops random windows of `--frames` frames (shorter items stay ragged, padding is masked by the
-layout). OUT gets metrics.jsonl (step, loss), sample_*.wav (prompt frames from a real item, the rest
+layout); `--heldout` of the items are kept out for a validation loss. OUT gets metrics.jsonl (step, loss), sample_*.wav (prompt frames from a held-out item, the rest
 sampled), and summary.json (first/last loss, seconds, sample lengths).
 """
 
@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--temperature", type=float, default=0.8)
     parser.add_argument("--log-every", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--heldout", type=float, default=0.1, help="fraction of items kept out of training for val loss")
     args = parser.parse_args(argv)
     if not 0 < args.prompt_frames < args.sample_frames:
         parser.error("need 0 < --prompt-frames < --sample-frames")
@@ -86,6 +87,10 @@ def main(argv: list[str] | None = None) -> dict:
     torch.manual_seed(args.seed)
     g = torch.Generator().manual_seed(args.seed)
     items, manifest = load_items(args.tokens)
+    order = torch.randperm(len(items), generator=g).tolist()
+    count = int(len(items) * args.heldout) if len(items) > 1 else 0
+    heldout, items = [items[i] for i in order[:count]], [items[i] for i in order[count:]]
+    val_batch = batch_of(heldout, 4 * args.batch_size, args.frames, torch.Generator().manual_seed(1)) if heldout else None
     vocab = Vocabulary(manifest["num_codebooks"], manifest["codebook_size"])
     max_frames = max(args.frames, args.sample_frames)
     model = MODELS[args.layout](vocab, args.dim, args.layers, args.heads, max_frames)
@@ -105,8 +110,12 @@ def main(argv: list[str] | None = None) -> dict:
         losses.append(loss.item())
         if step % args.log_every == 0 or step == args.steps:
             mean = sum(losses[-args.log_every:]) / len(losses[-args.log_every:])
-            log.append({"step": step, "loss": round(mean, 4), "seconds": round(time.perf_counter() - began, 1)})
-            print(f"step {step:5d}  loss {mean:.4f}", flush=True)
+            record = {"step": step, "loss": round(mean, 4), "seconds": round(time.perf_counter() - began, 1)}
+            if val_batch is not None:
+                with torch.no_grad():
+                    record["val_loss"] = round(model.loss(*val_batch).item(), 4)
+            log.append(record)
+            print(" ".join(f"{k} {v}" for k, v in record.items()), flush=True)
     train_seconds = time.perf_counter() - began
     atomic_write_bytes(args.out / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in log).encode())
 
@@ -114,7 +123,7 @@ def main(argv: list[str] | None = None) -> dict:
     model.eval()
     samples = []
     for i in range(args.samples):
-        item = items[i % len(items)]
+        item = (heldout or items)[i % len(heldout or items)]  # prompts from items the model never trained on
         prompt = item[None, :, : min(args.prompt_frames, item.shape[1])]
         codes = model.generate(prompt, args.sample_frames, args.temperature, g)
         assert torch.equal(codes[:, :, : prompt.shape[2]], prompt), "the prompt must survive the layout round trip"
@@ -128,6 +137,7 @@ def main(argv: list[str] | None = None) -> dict:
         "layout": args.layout, "steps": args.steps, "num_codebooks": vocab.num_codebooks,
         "codebook_size": vocab.codebook_size, "items": len(items), "parameters": sum(p.numel() for p in model.parameters()),
         "first_loss": round(sum(losses[:window]) / window, 4), "last_loss": round(sum(losses[-window:]) / window, 4),
+        "heldout_items": len(heldout), "first_val_loss": log[0].get("val_loss"), "last_val_loss": log[-1].get("val_loss"),
         "train_seconds": round(train_seconds, 1), "total_seconds": round(time.perf_counter() - began, 1),
         "samples": samples,
     }

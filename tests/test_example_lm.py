@@ -53,7 +53,8 @@ def test_tiny_lm_trains_samples_and_decodes(prepped, layout: str, tmp_path: Path
     assert [r["step"] for r in log] == [10, 20, 30, 40, 50, 60]
     assert log[-1]["loss"] < 0.8 * log[0]["loss"], log  # the logged loss falls
     assert summary["last_loss"] < 0.8 * summary["first_loss"]
-    assert summary["items"] == 12 and summary["num_codebooks"] == 4
+    assert (summary["items"], summary["heldout_items"], summary["num_codebooks"]) == (11, 1, 4)
+    assert summary["last_val_loss"] < summary["first_val_loss"]  # it generalises to the held-out clip
     for sample in summary["samples"]:
         assert sample["frames"] == 20
         assert sample["samples"] == sample["expected_samples"] == 20 * 320
