@@ -16,11 +16,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.patches import Rectangle  # noqa: E402
+import matplotlib.pyplot as plt
+import torch
+from matplotlib.patches import Rectangle
 
-from codec.layouts import (  # noqa: E402
+from codec.layouts import (
     Vocabulary,
     coarse_first,
     delay,
@@ -43,7 +43,7 @@ def panels() -> list[tuple[str, torch.Tensor]]:
     vocab = Vocabulary(BOOKS, FRAMES, text_vocab_size=4)
     codes = torch.arange(FRAMES).repeat(1, BOOKS, 1)
     lengths = torch.tensor([FRAMES])
-    audio = dict(codebook_size=FRAMES, offset=vocab.audio_offset, pad_id=vocab.pad_id)
+    audio = {"codebook_size": FRAMES, "offset": vocab.audio_offset, "pad_id": vocab.pad_id}
     words = [[(0.0, 0.02, [0]), (0.04, 0.08, [1, 2])]]  # two words at 50 Hz: frame 0 and frame 2
     starts = torch.tensor([vocab.codebook_offset(k) for k in range(BOOKS)])[:, None]
 

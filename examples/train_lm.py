@@ -22,12 +22,12 @@ import pyarrow.parquet as pq
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lm_models import MODELS  # noqa: E402
+from lm_models import MODELS
 
-import codec  # noqa: E402
-from codec.audio import save_audio  # noqa: E402
-from codec.fileio import atomic_write_bytes  # noqa: E402
-from codec.layouts import Vocabulary  # noqa: E402
+import codec
+from codec.audio import save_audio
+from codec.fileio import atomic_write_bytes
+from codec.layouts import Vocabulary
 
 
 def load_items(tokens_dir: Path) -> tuple[list[torch.Tensor], dict]:

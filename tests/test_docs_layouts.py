@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "layouts.md"
-BLOCK = re.compile(r"```(\w*)\n(.*?)```", re.S)
+BLOCK = re.compile(r"```(\w*)\n(.*?)```", re.DOTALL)
 
 
 def python_blocks() -> list[str]:

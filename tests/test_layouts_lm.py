@@ -63,7 +63,7 @@ def test_parallel_is_delay_with_zero_delays(data, pad_id: int) -> None:
 @given(batches(), st.data(), st.integers(0, 300))
 def test_two_stage_views_and_inverse(data, draw, offset: int) -> None:
     codes, lengths, size = data
-    batch, books, frames = codes.shape
+    batch, books, _ = codes.shape
     semantic = draw.draw(st.integers(1, books))
     sep = offset + books * size
     out = two_stage(codes, lengths, num_semantic_codebooks=semantic, codebook_size=size, offset=offset,

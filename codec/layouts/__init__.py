@@ -26,8 +26,8 @@ from codec.layouts.text import InterleavedTokens, deinterleave, interleave_text
 from codec.layouts.vocabulary import Vocabulary
 
 __all__ = [
-    "CodeBatch",
     "CoarseFirstTokens",
+    "CodeBatch",
     "DelayedTokens",
     "DepthTokens",
     "FlatTokens",

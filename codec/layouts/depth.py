@@ -61,7 +61,7 @@ def depth(
     """Group each frame's K ids: codes [B, K, F] -> ids [B, F, K] with per-codebook offsets."""
     codes, lengths, size = _unpack(codes, lengths, codebook_size)
     _check_int("offset", offset, 0)
-    batch, books, frames = codes.shape
+    _, books, frames = codes.shape
     _check_pad("pad_id", pad_id, offset, offset + books * size)
     starts = offset + size * torch.arange(books, device=codes.device)
     ids = (codes + starts[None, :, None]).transpose(1, 2)
