@@ -285,6 +285,7 @@ N = torch.tensor([3])
          r"ids\[0, 0\] breaks the 1 text : 1 frame pattern"),
         (lambda: split_ratio_interleave(torch.tensor([[1, 10, 14]]), torch.tensor([3]), vocab=V),
          "text_per_chunk must be an int >= 1"),
+        (lambda: split_ratio_interleave(sequential(C, [[1]], N, vocab=V)), "text_per_chunk must be an int >= 1"),
         (lambda: padded_text(C, [[1, 2, 3, 4]], N, vocab=V), r"texts\[0\] has 4 ids, more than its 3 speech frames"),
         (lambda: split_padded_text(torch.tensor([[[1, 20, 2], [10, 10, 10], [14, 14, 14]]]), torch.tensor([3]), vocab=V),
          r"ids\[0, 0, 2\] = 2 is text after the padding began at frame 1"),

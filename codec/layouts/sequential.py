@@ -112,7 +112,7 @@ def _unpack_stream(stream: TextSpeechTokens | torch.Tensor, lengths: torch.Tenso
         if lengths is not None or vocab is not None or any(v is not None for v in settings.values()):
             raise ValueError(f"pass lengths/vocab/{'/'.join(settings) or 'settings'} only with a raw ids tensor")
         ids, lengths, vocab = stream.ids, stream.lengths, stream.vocab
-        settings = {name: getattr(stream, name) for name in settings}
+        settings = {name: _check_int(name, getattr(stream, name), 1) for name in settings}
     else:
         ids = stream
         if not isinstance(vocab, Vocabulary):
