@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -112,3 +113,74 @@ def _unpack_ids(
     _check_int("codebook_size", size, 1)
     _check_int("offset", offset, 0)
     return ids, _check_lengths(lengths, ids.shape[0], ids.shape[1], ids.device, "ids"), books, size, offset
+
+
+def _check_frame_rate(frame_rate: object) -> float:
+    if frame_rate is None or isinstance(frame_rate, bool) or not isinstance(frame_rate, (int, float)) or frame_rate <= 0:
+        raise ValueError(f"frame_rate must be a positive number (frames per second), got {frame_rate!r}")
+    return float(frame_rate)
+
+
+def _parse_word(b: int, w: int, word: object) -> tuple[float, float, list[int]]:
+    """Validated (start_s, end_s, text ids) of alignments[b][w]."""
+    try:
+        start, end, word_ids = word  # type: ignore[misc]
+        start, end = float(start), float(end)
+        word_ids = [int(t) for t in word_ids]
+    except (TypeError, ValueError):
+        raise ValueError(f"alignments[{b}][{w}] must be (start_s, end_s, [text ids]), got {word!r}") from None
+    if not 0 <= start <= end:
+        raise ValueError(f"alignments[{b}][{w}] needs 0 <= start_s <= end_s, got ({start}, {end})")
+    return start, end, word_ids
+
+
+def _anchor_frame(start: float, frame_rate: float) -> int:
+    """First frame whose start time f / frame_rate is at or after `start` (1 us tolerance)."""
+    return math.ceil(start * frame_rate - 1e-6)
+
+
+@dataclass(frozen=True)
+class TextAndCodes:
+    """What a text + speech layout held: per item its text ids, its codes, and (word-aligned only) its words.
+
+    `words[b]` lists `(first_frame, text ids)` per word; it is None for layouts without word timing.
+    """
+
+    texts: tuple[tuple[int, ...], ...]
+    codes: CodeBatch
+    words: tuple[tuple[tuple[int, tuple[int, ...]], ...], ...] | None = None
+
+
+def _check_text(name: str, ids: object, text_vocab_size: int) -> list[int]:
+    """Text ids as ints, each in [0, text_vocab_size)."""
+    try:
+        out = [int(t) for t in ids]  # type: ignore[attr-defined]
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a sequence of int text ids, got {ids!r}") from None
+    for t in out:
+        if not 0 <= t < text_vocab_size:
+            raise ValueError(f"{name} has id {t}, outside the text range [0, {text_vocab_size}) of the Vocabulary")
+    return out
+
+
+def _check_batch_list(name: str, items: object, batch: int) -> list:
+    if isinstance(items, (str, bytes, torch.Tensor)) or not hasattr(items, "__len__") or len(items) != batch:  # type: ignore[arg-type]
+        got = len(items) if hasattr(items, "__len__") else type(items).__name__  # type: ignore[arg-type]
+        raise ValueError(f"{name} must have one entry per item ({batch}), got {got}")
+    return list(items)  # type: ignore[call-overload]
+
+
+def _audio_codes(
+    ids: torch.Tensor, lengths: torch.Tensor, codebook_size: int, offset: int, where: str
+) -> torch.Tensor:
+    """Codes [B, K, F] of audio ids [B, K, F] (zeros past lengths); `where` formats an offending (b, k, f)."""
+    low = (offset + codebook_size * torch.arange(ids.shape[1], device=ids.device))[None, :, None]
+    valid = _frame_mask(lengths, ids.shape[2])[:, None, :]
+    bad = valid & ((ids < low) | (ids >= low + codebook_size))
+    if bool(bad.any()):
+        b, k, f = (int(i) for i in bad.nonzero()[0])
+        lo = int(low[0, k, 0])
+        raise ValueError(
+            f"{where.format(b=b, k=k, f=f)} = {int(ids[b, k, f])} is outside codebook {k}'s range [{lo}, {lo + codebook_size})"
+        )
+    return (ids - low).masked_fill(~valid, 0).contiguous()

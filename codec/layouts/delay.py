@@ -1,4 +1,4 @@
-"""MusicGen-style delay pattern (`delay`) and its inverse (`undelay`)."""
+"""MusicGen-style delay pattern (`delay`), its all-zero-delay case (`parallel`) and their inverse (`undelay`)."""
 
 from __future__ import annotations
 
@@ -56,6 +56,17 @@ def delay(
     gathered = torch.gather(padded, 2, source.clamp(0, frames).expand(batch, books, steps))
     ids = gathered.masked_fill(~mask, pad_id)
     return DelayedTokens(ids, mask, lengths + longest, shifts, pad_id)
+
+
+def parallel(
+    codes: Tokens | torch.Tensor,
+    lengths: torch.Tensor | None = None,
+    *,
+    pad_id: int = -1,
+) -> DelayedTokens:
+    """The parallel pattern: `delay` with every delay 0, so step t holds all K codes of frame t; invert with `undelay`."""
+    books = codes.num_codebooks if isinstance(codes, Tokens) else _check_ids("codes", codes, 3).shape[1]
+    return delay(codes, lengths, delays=(0,) * books, pad_id=pad_id)
 
 
 def undelay(

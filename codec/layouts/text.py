@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -10,9 +9,12 @@ import torch
 
 from codec.layouts._checks import (
     CodeBatch,
+    _anchor_frame,
+    _check_frame_rate,
     _check_int,
     _check_pad,
     _frame_mask,
+    _parse_word,
     _unpack,
     _unpack_ids,
 )
@@ -52,8 +54,7 @@ def interleave_text(
         frame_rate = codes.frame_rate
         codes = codes.truncate(codes.num_semantic_codebooks)
     codes, lengths, size = _unpack(codes, lengths, codebook_size)
-    if frame_rate is None or isinstance(frame_rate, bool) or not isinstance(frame_rate, (int, float)) or frame_rate <= 0:
-        raise ValueError(f"frame_rate must be a positive number (frames per second), got {frame_rate!r}")
+    frame_rate = _check_frame_rate(frame_rate)
     _check_int("offset", offset, 0)
     batch, books, frames = codes.shape
     high = offset + books * size
@@ -99,20 +100,13 @@ def _anchor_words(
     anchors: list[int] = []
     text: list[list[int]] = []
     for w, word in enumerate(words):
-        try:
-            start, end, word_ids = word
-            start, end = float(start), float(end)
-            word_ids = [int(t) for t in word_ids]
-        except (TypeError, ValueError):
-            raise ValueError(f"alignments[{b}][{w}] must be (start_s, end_s, [text ids]), got {word!r}") from None
-        if not 0 <= start <= end:
-            raise ValueError(f"alignments[{b}][{w}] needs 0 <= start_s <= end_s, got ({start}, {end})")
+        start, _, word_ids = _parse_word(b, w, word)
         for t in word_ids:
             if t < 0 or low <= t < high:
                 raise ValueError(
                     f"alignments[{b}][{w}] text id {t} must be >= 0 and outside the audio id range [{low}, {high})"
                 )
-        anchors.append(min(math.ceil(start * frame_rate - 1e-6), frames))
+        anchors.append(min(_anchor_frame(start, frame_rate), frames))
         text.append(word_ids)
     return anchors, text
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from codec.layouts._checks import _check_int
+from codec.layouts._checks import _check_int, _unpack
 from codec.tokens import Tokens
 
 
@@ -123,3 +123,18 @@ class Vocabulary:
             f"<|{self.prefix}_{k}_{c}|>" for k in range(self.num_codebooks) for c in range(self.codebook_size)
         ]
         return books + [f"<|{self.prefix}_{name}|>" for name in self.special_tokens]
+
+
+def _unpack_for(
+    vocab: Vocabulary, codes: Tokens | torch.Tensor, lengths: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validated codes [B, K, F] and lengths, checked against the Vocabulary's K and codebook size."""
+    if not isinstance(vocab, Vocabulary):
+        raise ValueError(f"vocab must be a Vocabulary, got {type(vocab).__name__}")
+    codes, lengths, _ = _unpack(codes, lengths, vocab.codebook_size)
+    if codes.shape[1] != vocab.num_codebooks:
+        raise ValueError(
+            f"codes have {codes.shape[1]} codebooks, the Vocabulary {vocab.num_codebooks} "
+            "(truncate the Tokens or build the Vocabulary for K)"
+        )
+    return codes, lengths
