@@ -178,7 +178,3 @@ def _first_line(err: Exception) -> str:
     text = str(err).strip().splitlines()
     return text[0] if text else type(err).__name__
 
-
-def find_audio_files(directory: Path) -> list[Path]:
-    """Audio files under `directory`, recursively, sorted."""
-    return sorted(p for p in Path(directory).rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)

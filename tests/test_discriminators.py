@@ -113,10 +113,12 @@ def test_default_parameter_counts_sane() -> None:
 
 
 def test_config_from_dict_and_validation() -> None:
-    cfg = DiscriminatorConfig.from_dict({"periods": [2, 3], "stft_windows": [512], "stft_bands": [[0, 0.5], [0.5, 1]]})
+    from codec.config import from_dict
+
+    cfg = from_dict(DiscriminatorConfig, {"periods": [2, 3], "stft_windows": [512], "stft_bands": [[0, 0.5], [0.5, 1]]})
     assert cfg.periods == (2, 3) and cfg.stft_bands == ((0.0, 0.5), (0.5, 1.0))
     with pytest.raises(ValueError):
-        DiscriminatorConfig.from_dict({"bogus": 1})
+        from_dict(DiscriminatorConfig, {"bogus": 1})
     with pytest.raises(ValueError):
         DiscriminatorConfig(periods=(), stft_windows=())
     only_stft = MultiDiscriminator(DiscriminatorConfig(periods=(), stft_windows=(128,), channels=4))

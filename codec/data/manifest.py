@@ -70,21 +70,3 @@ def read_utterances(manifest: str | Path) -> list[Utterance]:
             alignment=parse_alignment(row.get("alignment")),
         ))
     return utterances
-
-
-def write_utterances(path: str | Path, utterances: list[Utterance]) -> None:
-    """Write a JSONL manifest with paths relative to its directory where possible."""
-    from codec.fileio import atomic_write_bytes
-
-    path = Path(path)
-    lines = []
-    for utt in utterances:
-        try:
-            rel = utt.path.resolve().relative_to(path.parent.resolve()).as_posix()
-        except ValueError:
-            rel = str(utt.path)
-        row = {"path": rel, "id": utt.id, "duration": utt.duration, "text": utt.text, "speaker": utt.speaker}
-        if utt.alignment:
-            row["alignment"] = [list(a) for a in utt.alignment]
-        lines.append(json.dumps({k: v for k, v in row.items() if v is not None}))
-    atomic_write_bytes(path, ("\n".join(lines) + "\n").encode())

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -38,15 +37,6 @@ class DiscriminatorConfig:
             object.__setattr__(self, "stft_bands", tuple((float(lo), float(hi)) for lo, hi in self.stft_bands))
         if not self.periods and not self.stft_windows:
             raise ValueError("DiscriminatorConfig needs at least one period or STFT window")
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> DiscriminatorConfig:
-        """Build from a plain mapping (e.g. YAML), rejecting unknown keys."""
-        known = {f.name for f in fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown DiscriminatorConfig keys: {sorted(unknown)}")
-        return cls(**values)
 
 
 class MultiDiscriminator(nn.Module):
