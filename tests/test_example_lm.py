@@ -34,7 +34,7 @@ def prepped(tmp_path_factory) -> tuple[Path, Path]:
     run = subprocess.run(
         [sys.executable, "-m", "codec", "prep", str(root / "corpus"), "-o", str(root / "tokens"),
          "--model", str(root / "tiny"), "--num-workers", "0"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+        cwd=ROOT, capture_output=True, text=True, timeout=500, check=False,  # slow only on a loaded machine
     )
     assert run.returncode == 0, run.stderr
     return root / "tokens", root / "tiny"
