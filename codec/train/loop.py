@@ -21,7 +21,7 @@ from codec.discriminators import MultiDiscriminator
 from codec.hub import resolve
 from codec.losses import MultiResolutionSTFTLoss, MultiScaleMelLoss
 from codec.models.codec import Codec
-from codec.models.teachers import TeacherData, build_teacher
+from codec.models.teachers import TeacherConfig, TeacherData, build_teacher
 from codec.train.checkpoint import latest_checkpoint, load_modules, load_trainer_state, save_checkpoint
 from codec.train.config import TrainConfig, train_config_dict
 from codec.train.distributed import all_reduce_mean, barrier, cleanup, setup_distributed
@@ -205,7 +205,7 @@ def _without_missing_alignments(cfg: TrainConfig, utterances) -> TrainConfig:
     log.warning("%s: teacher.kind=phones but no row has an alignment; training without semantic distillation "
                 "(teacher.kind=none). Add alignments or precomputed teacher features to keep codebook 0 semantic.",
                 cfg.data.train_manifest)
-    return dataclasses.replace(cfg, teacher=dataclasses.replace(cfg.teacher, kind="none"))
+    return dataclasses.replace(cfg, teacher=TeacherConfig("none"))
 
 
 def _any_rank_empty(batch, device: torch.device) -> bool:
