@@ -1,8 +1,13 @@
-"""What every quantizer kind shares: the semantic-prefix check, per-item quantizer dropout, usage statistics."""
+"""What every quantizer kind shares: the semantic-prefix check, per-item quantizer dropout, the residual training
+pass, usage statistics."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
+
+from codec.models.interfaces import QuantizerOutput
 
 
 def check_semantic(num_semantic: int, num_codebooks: int, where: str) -> None:
@@ -32,3 +37,34 @@ def usage_stats(codes: torch.Tensor, frame_lengths: torch.Tensor, codebook_size:
         stats[f"perplexity_{k}"] = float(usage.perplexity[k])
         stats[f"used_{k}"] = float(usage.used_fraction[k])
     return stats
+
+
+LevelFn = Callable[[int, torch.Tensor], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
+
+
+def residual_forward(latent: torch.Tensor, k_max: int, keep: torch.Tensor, num_semantic: int,
+                     mask: torch.Tensor | None, level: LevelFn) -> QuantizerOutput:
+    """The training pass every residual quantizer shares: `level(k, residual [B, F, D])` -> (output [B, F, D],
+    codes [B, F], loss) for k < k_max; item b keeps its first `keep[b]` levels; the semantic levels summed apart."""
+    residual = latent.transpose(1, 2)
+    quantized = torch.zeros_like(residual)
+    semantic = torch.zeros_like(residual)
+    codes, losses = [], []
+    for k in range(k_max):
+        q, idx, loss = level(k, residual)
+        residual = residual - q.detach()
+        quantized = quantized + q * (keep > k).to(q.dtype)[:, None, None]
+        if k < num_semantic:
+            semantic = semantic + q
+        codes.append(idx)
+        losses.append(loss)
+    codes_t = torch.stack(codes, dim=1)
+    if mask is not None:
+        codes_t = codes_t.masked_fill(~mask[:, None, :], 0)
+    return QuantizerOutput(
+        quantized=quantized.transpose(1, 2),
+        semantic_quantized=semantic.transpose(1, 2),
+        codes=codes_t,
+        commitment_loss=torch.stack(losses).mean(),
+        num_codebooks_used=keep,
+    )

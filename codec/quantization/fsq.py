@@ -17,7 +17,7 @@ from torch import nn
 from vector_quantize_pytorch import FSQ
 
 from codec.models.interfaces import CodecShape, QuantizerOutput
-from codec.quantization.common import check_semantic, dropout_keep, usage_stats
+from codec.quantization.common import check_semantic, dropout_keep, residual_forward, usage_stats
 from codec.schema import bounded
 
 
@@ -83,27 +83,13 @@ class ResidualFSQuantizer(nn.Module):
         batch = latent.shape[0]
         k_max = num_codebooks or self.num_codebooks
         keep = dropout_keep(batch, k_max, self.cfg.dropout_probability if self.training else 0.0, latent.device)
-        residual = latent.transpose(1, 2)
-        quantized = torch.zeros_like(residual)
-        semantic = torch.zeros_like(residual)
-        codes = []
-        for k in range(k_max):
+        zero = latent.new_zeros(())  # FSQ has no codebook to commit to
+
+        def level(k: int, residual: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
             q, idx = self._level(k, residual)
-            residual = residual - q.detach()
-            quantized = quantized + q * (keep > k).to(q.dtype)[:, None, None]
-            if k < self.cfg.num_semantic_codebooks:
-                semantic = semantic + q
-            codes.append(idx)
-        codes_t = torch.stack(codes, dim=1)
-        if mask is not None:
-            codes_t = codes_t.masked_fill(~mask[:, None, :], 0)
-        return QuantizerOutput(
-            quantized=quantized.transpose(1, 2),
-            semantic_quantized=semantic.transpose(1, 2),
-            codes=codes_t,
-            commitment_loss=latent.new_zeros(()),  # FSQ has no codebook to commit to
-            num_codebooks_used=keep,
-        )
+            return q, idx, zero
+
+        return residual_forward(latent, k_max, keep, self.cfg.num_semantic_codebooks, mask, level)
 
     def encode(self, latent: torch.Tensor, num_codebooks: int | None = None) -> torch.Tensor:
         """Latent [B, D, F] -> codes int64 [B, k, F]."""
