@@ -27,11 +27,11 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import hashlib
+import io
 import json
 import logging
 import math
 import multiprocessing as mp
-import os
 import random
 import sys
 import zlib
@@ -43,8 +43,9 @@ import soundfile as sf
 from scipy import signal
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from codec.fileio import atomic_write_bytes  # noqa: E402
 from recipes.data import neural_tts  # noqa: E402
-from recipes.data.augment import apply_augmentation, plan_augmentation, speed_factor  # noqa: E402
+from recipes.data.augment import apply_augmentation, plan_augmentation  # noqa: E402
 from recipes.data.packages import apt_extract  # noqa: E402
 from recipes.data.synthetic_speech import generate_corpus, load_texts  # noqa: E402
 
@@ -204,16 +205,14 @@ def _to_model_rate(audio: np.ndarray, rate: int) -> np.ndarray:
 
 
 def _write_atomic_flac(path: Path, audio: np.ndarray) -> None:
+    buffer = io.BytesIO()
+    sf.write(buffer, np.clip(audio, -1.0, 32767 / 32768), SAMPLE_RATE, format="FLAC", subtype="PCM_16")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    sf.write(str(tmp), np.clip(audio, -1.0, 32767 / 32768), SAMPLE_RATE, format="FLAC", subtype="PCM_16")
-    os.replace(tmp, path)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def _write_atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic_write_bytes(path, text.encode())
 
 
 def _render_safe(task: Task, out_dir: str) -> dict | None:
