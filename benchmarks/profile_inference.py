@@ -22,6 +22,7 @@ import os
 import statistics
 import tempfile
 import time
+from functools import partial
 
 import numpy as np
 import torch
@@ -141,7 +142,8 @@ def count_macs(model: Codec, fn) -> int:
         else:  # Conv1d: each output element sums in_channels/groups x kernel products
             total += output.numel() * module.in_channels // module.groups * module.kernel_size[0]
 
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (torch.nn.Linear, torch.nn.Conv1d))]
+    kinds = (torch.nn.Linear, torch.nn.Conv1d)
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, kinds)]
     try:
         with torch.inference_mode():
             fn()
@@ -175,8 +177,7 @@ def gemm_rates(rows: int, dim: int, hidden: int, repeats: int) -> dict[str, floa
             options = ort.SessionOptions()
             options.intra_op_num_threads, options.inter_op_num_threads = torch.get_num_threads(), 1
             session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-            feed = {"x": x.numpy()}
-            rates[name] = macs / _median_ms(lambda: session.run(None, feed), repeats) / 1e6
+            rates[name] = macs / _median_ms(partial(session.run, None, {"x": x.numpy()}), repeats) / 1e6
     return rates
 
 
@@ -190,7 +191,8 @@ def print_ceiling(model: Codec, audio: torch.Tensor, seconds: float, repeats: in
     print(f"\nCompute ceiling: Linear/Conv1d multiply-accumulates per call, and the x real time reached if all of "
           f"them ran at this core's rate on the backbone's matmul ({int(tokens.lengths.max())} x {dim} x "
           f"{model.cfg.decoder.intermediate_dim}); everything else (STFT, GELU, norms, search) is extra")
-    print("| call | GMAC | " + " | ".join(f"{name} ceiling × RT ({rate:.0f} GMAC/s)" for name, rate in rates.items()) + " |")
+    heads = [f"{name} ceiling × RT ({rate:.0f} GMAC/s)" for name, rate in rates.items()]
+    print("| call | GMAC | " + " | ".join(heads) + " |")
     print("| --- | ---: |" + " ---: |" * len(rates))
     for call, count in macs.items():
         cells = " | ".join(f"{seconds * rate * 1e9 / count:.0f}" for rate in rates.values())
