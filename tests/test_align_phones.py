@@ -105,7 +105,10 @@ def test_pocketsphinx_aligns_a_real_recording(tmp_path):
     assert ALSA_FRONT_LEFT.is_file(), "alsa-utils is not installed (it is in .ci/apt-packages.txt)"
     manifest = tmp_path / "manifest.jsonl"
     manifest.write_text(json.dumps({"path": str(ALSA_FRONT_LEFT), "text": "Front Left", "source": "alsa"}) + "\n")
-    (row,), failures = ap.align_manifest(manifest, tmp_path / "out.jsonl", ["alsa"], ap.PhoneAligner(), False)
+    aligner = ap.PhoneAligner({"frontleft": "F R AH N T L EH F T", "front": "F R OW N T"})
+    assert aligner.missing_words(["frontleft", "front", "qxzw"]) == ["qxzw"]
+    assert aligner.decoder.lookup_word("front") == "F R AH N T"  # a lexicon never overrides the dictionary
+    (row,), failures = ap.align_manifest(manifest, tmp_path / "out.jsonl", ["alsa"], aligner, False)
     assert failures == []
     alignment = row["alignment"]
     duration = sf.info(str(ALSA_FRONT_LEFT)).duration

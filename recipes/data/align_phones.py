@@ -105,7 +105,8 @@ class PhoneAligner:
         except ImportError as err:
             raise SystemExit("align_phones needs pocketsphinx: pip install pocketsphinx==5.1.1") from err
         self.decoder = Decoder(lm=None, loglevel="FATAL")  # failures are reported per row instead
-        entries = list((lexicon or {}).items())
+        # add_word refuses words the dictionary has: those keep its pronunciations
+        entries = [(w, phones) for w, phones in (lexicon or {}).items() if self.decoder.lookup_word(w) is None]
         for number, (word, phones) in enumerate(entries, 1):
             self.decoder.add_word(word, phones, number == len(entries))  # rebuild the search once, at the end
         self.frame_rate = float(self.decoder.config["frate"])
@@ -195,7 +196,8 @@ def main() -> None:
     parser.add_argument("out", type=Path, help="output JSONL manifest: the aligned rows only, `alignment` added")
     parser.add_argument("--sources", default=",".join(ENGLISH_SOURCES),
                         help=f"comma-separated `source` values to align (default {','.join(ENGLISH_SOURCES)})")
-    parser.add_argument("--lexicon", type=Path, help="extra pronunciations, CMU format (`word PH ON ES` per line)")
+    parser.add_argument("--lexicon", type=Path,
+                        help="pronunciations of words the CMU dictionary lacks (`word PH ON ES` per line)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args()
     sources = [s.strip() for s in args.sources.split(",") if s.strip()]
