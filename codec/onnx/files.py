@@ -6,7 +6,8 @@ MANIFEST = "onnx.json"
 FORMAT = "codec.onnx"
 FORMAT_VERSION = 1
 GRAPH_FILES = {("encode", False): "encoder.onnx", ("decode", False): "decoder.onnx",
-               ("encode", True): "encoder.int8.onnx", ("decode", True): "decoder.int8.onnx"}
+               ("encode", True): "encoder.int8.onnx", ("decode", True): "decoder.int8.onnx",
+               ("encode_step", False): "encode_step.onnx", ("decode_step", False): "decode_step.onnx"}
 
 
 def require_onnx() -> None:
