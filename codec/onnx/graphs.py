@@ -18,13 +18,12 @@ their left context, the block iSTFT its overlap-add buffer.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from dataclasses import dataclass
-
-from codec.nn.conv import apply_mask, length_mask
+from codec.nn.conv import length_mask
 from codec.nn.convnext import ConvNeXtBlock
 from codec.nn.stft import FrameSTFT, ISTFTHead
 from codec.nn.streaming import PreviousInputs, StreamingModule, left_context, zeros_context
@@ -310,7 +309,9 @@ class ExportVocoderDecoder(nn.Module):
         self.head = BlockISTFTHead(decoder.head)
 
     def forward(self, latent: torch.Tensor, frame_lengths: torch.Tensor | None) -> torch.Tensor:
-        mask = None if frame_lengths is None else length_mask(frame_lengths, latent.shape[1])[..., None].to(latent.dtype)
+        mask = None
+        if frame_lengths is not None:
+            mask = length_mask(frame_lengths, latent.shape[1])[..., None].to(latent.dtype)
         return self.head(self.backbone(latent, mask), frame_lengths)
 
     def flush(self) -> torch.Tensor:

@@ -84,7 +84,7 @@ class OnnxStreamingSession:
         self.tail = self._silence()
 
     def encode_chunk(self, audio: torch.Tensor, num_codebooks: int | None = None) -> torch.Tensor:
-        """Audio [B, 1, m*chunk_samples] (or [B, m*chunk_samples]) at the model rate -> codes int64 [B, k, m*chunk_frames]."""
+        """Audio [B, 1, m*chunk_samples] (or [B, m*chunk_samples]) at the model rate -> codes [B, k, m*chunk_frames]."""
         audio = audio[:, None] if audio.dim() == 2 else audio
         if audio.dim() != 3 or audio.shape[:2] != (self.batch_size, 1):
             raise ValueError(f"audio chunk must be [{self.batch_size}, 1, T], got {tuple(audio.shape)}")
