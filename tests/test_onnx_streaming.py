@@ -11,8 +11,12 @@ from tests.conftest import make_model, speechlike
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
+from dataclasses import dataclass  # noqa: E402
+
+from codec.nn.streaming import StreamingModule  # noqa: E402
 from codec.onnx.backend import OnnxCodec  # noqa: E402
 from codec.onnx.export import export_onnx  # noqa: E402
+from codec.onnx.state import StatefulStep, state_layout  # noqa: E402
 
 CAUSAL = [dict(encoder="frame", decoder="vocoder", causal=True), dict(encoder="conv", decoder="conv", causal=True)]
 CHUNK_FRAMES = 2
@@ -94,3 +98,48 @@ def test_reset_and_a_lower_bitrate(exported):
     assert first.shape == (1, 2, 8)
     with model.streaming(1):
         assert (decoded - model.decode_chunk(first)).abs().max() <= 1e-3
+
+
+@dataclass
+class _Sum:
+    total: torch.Tensor
+    seen: object
+
+
+class _RunningSum(StreamingModule):
+    """A toy part: the running sum of its inputs over the stream."""
+
+    def __init__(self, seen: object = None) -> None:
+        super().__init__()
+        self.seen = seen
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        total = self.streaming_state.total + x.cumsum(-1)
+        self.streaming_state.total = total[..., -1:]
+        return total
+
+    def init_state(self, batch_size: int) -> _Sum:
+        return _Sum(torch.zeros(batch_size, 1), torch.zeros(0) if self.seen is None else self.seen)
+
+
+class _Graph(torch.nn.Module):
+    def __init__(self, seen: object = None) -> None:
+        super().__init__()
+        self.part = _RunningSum(seen)
+
+    def step(self, x: torch.Tensor) -> torch.Tensor:
+        return self.part(x)
+
+
+def test_a_new_streaming_part_gets_named_state_without_exporter_edits():
+    graph = _Graph()
+    step = StatefulStep(graph, "step")
+    assert [(s.name, s.shape) for s in step.layout] == [("part.total", (None, 1))]  # the empty field is left out
+    x = torch.arange(6.0).reshape(2, 3)
+    out, state = step(x, *step.initial_state(2))
+    out2, _ = step(x, state)
+    assert torch.equal(out2, out + out[:, -1:]) and graph.part.streaming_state is None
+    with pytest.raises(ValueError, match="not a tensor"):
+        state_layout(_Graph(seen=3))
+    with pytest.raises(ValueError, match="start at zero"):
+        state_layout(_Graph(seen=torch.ones(1)))

@@ -129,16 +129,13 @@ def _export_steps(model, out: Path, chunk_frames: int) -> dict:
     """Write encode_step.onnx and decode_step.onnx of a causal model; the manifest's `streaming` entry."""
     chunk_samples = chunk_frames * model.frame_size
     streaming = {"chunk_frames": chunk_frames, "chunk_samples": chunk_samples, "lookahead": model.decoder.lookahead}
-    first = {"encode_step": (torch.zeros(2, 1, chunk_samples), "audio", ["codes"]),
-             "decode_step": (torch.zeros(2, model.num_codebooks, chunk_frames, dtype=torch.long), "codes",
-                             ["audio", "tail"])}
-    for graph, make in (("encode_step", EncodeGraph), ("decode_step", DecodeGraph)):
+    steps = (("encode_step", EncodeGraph, torch.zeros(2, 1, chunk_samples), "audio", ["codes"],
+              {"audio": {0: "batch"}, "codes": {0: "batch"}}),
+             ("decode_step", DecodeGraph, torch.zeros(2, model.num_codebooks, chunk_frames, dtype=torch.long), "codes",
+              ["audio", "tail"], {"codes": {0: "batch", 1: "codebooks"}, "audio": {0: "batch"}, "tail": {0: "batch"}}))
+    for graph, make, x, x_name, out_names, axes in steps:
         step = StatefulStep(make(model), "step")
-        x, x_name, out_names = first[graph]
         state_in, state_out = state_names(step.layout)
-        axes = {name: {0: "batch"} for name in (x_name, *out_names)}
-        if graph == "decode_step":
-            axes["codes"][1] = "codebooks"
         for spec, name_in, name_out in zip(step.layout, state_in, state_out):
             if spec.batch_axis is not None:
                 axes[name_in] = axes[name_out] = {spec.batch_axis: "batch"}

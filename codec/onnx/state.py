@@ -107,8 +107,9 @@ class StatefulStep(nn.Module):
         given = {s.name: t for s, t in zip(self.layout, state, strict=True)}
         values: dict[str, dict[str, torch.Tensor]] = {}
         for s in self.all_fields:  # empty fields are rebuilt with this call's batch size
-            empty = torch.zeros([batch if d is None else d for d in s.shape], dtype=s.dtype)
-            values.setdefault(s.module, {})[s.field] = given.get(s.name, empty)
+            value = given[s.name] if s.name in given else torch.zeros([batch if d is None else d for d in s.shape],
+                                                                      dtype=s.dtype)
+            values.setdefault(s.module, {})[s.field] = value
         modules = dict(_named_streaming_modules(self.graph))
         for path, module in modules.items():
             module.streaming_state = dataclasses.replace(module.init_state(1), **values[path])
