@@ -70,6 +70,13 @@ def test_onnx_backend_matches_torch(tmp_path, kwargs):
     manifest = export_onnx(model, tmp_path / "onnx")
     assert manifest["check"]["float32"]["frames_equal"] >= 0.99
     runtime = OnnxCodec(tmp_path / "onnx")
+    if model.cfg.causal:  # the step graphs were checked against torch streaming too
+        assert manifest["check"]["streaming"]["frames_equal"] >= 0.99
+        assert manifest["check"]["streaming"]["audio_max_abs"] <= 1e-3
+    else:  # no step graphs, and streaming says why
+        assert manifest["streaming"] is None and "encode_step.onnx" not in manifest["files"]
+        with pytest.raises(ValueError, match="not causal"):
+            runtime.streaming(1)
     audio, lengths = _batch()
     ref = model.tokenize(audio, 16000, lengths=lengths)
     got = runtime.tokenize(audio, 16000, lengths=lengths)
