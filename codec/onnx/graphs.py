@@ -23,10 +23,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from codec.models.encoders.frame import FrameEncoder
 from codec.nn.conv import length_mask
 from codec.nn.convnext import ConvNeXtBlock
 from codec.nn.stft import FrameSTFT, ISTFTHead
 from codec.nn.streaming import PreviousInputs, StreamingModule, left_context, zeros_context
+from codec.quantization.rvq import ResidualQuantizer
 from codec.weights import fold_weight_norm
 
 
@@ -324,6 +326,8 @@ class FoldedRVQ(nn.Module):
 
     def __init__(self, quantizer: nn.Module) -> None:
         super().__init__()
+        if not isinstance(quantizer, ResidualQuantizer):
+            raise ValueError(f"ONNX export supports the rvq quantizer, not {type(quantizer).__name__}")
         quantizer.check_initialised()
         codebooks = [level.codebook.detach().float() for level in quantizer.levels]
         self.codebook_size = codebooks[0].shape[0]
@@ -387,7 +391,7 @@ class EncodeGraph(nn.Module):
         super().__init__()
         model = inference_copy(model)
         self.hop = model.frame_size
-        self.channel_last = hasattr(model.encoder, "stft")
+        self.channel_last = isinstance(model.encoder, FrameEncoder)  # the rewritten kind; others trace as they are
         self.encoder = ExportFrameEncoder(model.encoder) if self.channel_last else model.encoder
         self.quantizer = FoldedRVQ(model.quantizer)
 
