@@ -53,7 +53,8 @@ def test_block_stft_and_istft_equal_the_fft_modules(n_fft, hop, causal):
     assert (got_audio - ref_audio)[0].abs().max() < 1e-4 * (1 + ref_audio.abs().max())
 
 
-@pytest.mark.parametrize("kwargs", [*VARIANTS, dict(encoder="mel")], ids=["frame-vocoder", "conv-conv", "causal", "mel"])
+@pytest.mark.parametrize("kwargs", [*VARIANTS, dict(encoder="mel")],
+                         ids=["frame-vocoder", "conv-conv", "causal", "mel"])
 def test_export_graph_modules_match_torch_before_onnx(kwargs):
     model = make_model(**kwargs)
     audio, lengths = _batch()
