@@ -16,6 +16,7 @@ from codec.losses import (
     discriminator_loss,
     feature_matching_loss,
     generator_adversarial_loss,
+    level_loss,
     phone_accuracy,
     phone_loss,
     resample_frames,
@@ -341,3 +342,19 @@ def test_phone_loss_resamples_targets() -> None:
     logits[0, 2] = 10.0
     targets = torch.full((1, 16), 2)  # labels at 4x the codec frame rate
     assert phone_loss(logits, targets).item() < 1e-3
+
+
+def test_level_loss_measures_the_gain_error_in_bels_and_ignores_padding():
+    torch.manual_seed(0)
+    target = 0.1 * torch.randn(2, 16000)
+    quieter = target * 10 ** (-3.5 / 20)  # 3.5 dB too quiet
+    assert abs(float(level_loss(quieter, target)) - 0.35) < 1e-4
+    lengths = torch.tensor([16000, 8000])
+    garbage_in_padding = target.clone()
+    garbage_in_padding[1, 8000:] = 1.0
+    assert float(level_loss(garbage_in_padding, target, lengths)) < 1e-6
+    silence = torch.zeros(1, 3200)  # both below the -60 dB floor: no loss from silent frames
+    assert float(level_loss(silence, 1e-5 * torch.randn(1, 3200))) == 0.0
+    loud = target.clone().requires_grad_(True)
+    level_loss(loud * 0.5, target).backward()
+    assert loud.grad is not None and torch.isfinite(loud.grad).all()

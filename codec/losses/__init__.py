@@ -15,7 +15,7 @@ from codec.losses.distillation import (
     resample_frames,
     resample_labels,
 )
-from codec.losses.spectral import MultiResolutionSTFTLoss, MultiScaleMelLoss
+from codec.losses.spectral import MultiResolutionSTFTLoss, MultiScaleMelLoss, level_loss
 
 __all__ = [
     "DistillationHead",
@@ -27,6 +27,7 @@ __all__ = [
     "discriminator_loss",
     "feature_matching_loss",
     "generator_adversarial_loss",
+    "level_loss",
     "phone_accuracy",
     "phone_loss",
     "resample_frames",

@@ -17,6 +17,7 @@ from codec.losses import (
     discriminator_loss,
     feature_matching_loss,
     generator_adversarial_loss,
+    level_loss,
 )
 from codec.models.codec import Codec
 from codec.models.teachers import Teacher
@@ -77,6 +78,7 @@ def train_step(parts: TrainParts, batch: Batch, step: int) -> dict[str, float]:
     losses = {
         "loss/mel": parts.mel_loss(recon, audio, lengths),
         "loss/commitment": out.commitment_loss.float(),
+        "loss/level": level_loss(recon, audio, lengths, frame=parts.model.frame_size),  # logged even at weight 0
     }
     if cfg.loss.weights.get("loss/stft", 0) > 0:
         losses["loss/stft"] = parts.stft_loss(recon, audio, lengths)

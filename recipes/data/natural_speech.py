@@ -61,7 +61,9 @@ RECORDINGS = {  # source -> (Debian package, licence)
 }
 TTS_SOURCES = ("hibari", "piper-joe", "kokoro")
 SYNTHETIC_LICENCE = "espeak-ng GPL-3.0, festival/festvox voices (free licences), flite BSD-style; Debian main"
-DEFAULT_SOURCES = (*RECORDINGS, *TTS_SOURCES, "synthetic")
+# The aligned synthetic corpus comes first: it carries the phone targets that keep codebook 0 semantic, and a
+# build stopped during the slow neural TTS sources (Kokoro ~1x real time) must not leave a corpus without it.
+DEFAULT_SOURCES = ("synthetic", *RECORDINGS, *TTS_SOURCES)
 
 
 @dataclass
