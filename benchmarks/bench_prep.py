@@ -21,9 +21,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from codec.config import CodecConfig, QuantizerConfig  # noqa: E402
-from codec.models.codec import Codec  # noqa: E402
-from codec.prep import tokenize_corpus  # noqa: E402
+from codec.config import CodecConfig, QuantizerConfig
+from codec.models.codec import Codec
+from codec.prep import tokenize_corpus
 
 
 def speech(seconds: float, rate: int, seed: int) -> torch.Tensor:

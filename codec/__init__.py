@@ -11,10 +11,10 @@ if TYPE_CHECKING:
     from codec.models.codec import Codec
     from codec.tokens import Tokens
 
-__all__ = ["Codec", "CodecConfig", "Tokens", "load", "layouts", "__version__"]
+__all__ = ["Codec", "CodecConfig", "Tokens", "__version__", "layouts", "load"]
 
 
-def load(source: str, device: str = "cpu", backend: str = "torch") -> "Codec":
+def load(source: str, device: str = "cpu", backend: str = "torch") -> Codec:
     """Load a codec from a checkpoint directory (or registered name, or ONNX export directory).
 
     backend: `torch` (the reference, Codec.from_pretrained), `onnx` / `onnx-int8` (onnxruntime, the

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping, Union
 
 REGISTRY_FORMAT = "codec.registry"
 REGISTRY_FORMAT_VERSION = 1
@@ -29,7 +29,7 @@ INT_FIELDS = ("sample_rate", "num_codebooks", "num_semantic_codebooks", "codeboo
 TEXT_FIELDS = ("description", "teacher", "training_data", "license", "card")
 ENTRY_KEYS = {"source", "files", "sizes", "frame_rate", *INT_FIELDS, *TEXT_FIELDS}
 
-RegistrySpec = Union[str, os.PathLike, Iterable[Union[str, os.PathLike]], Mapping[str, "RegistryEntry"], None]
+RegistrySpec = str | os.PathLike | Iterable[str | os.PathLike] | Mapping[str, "RegistryEntry"] | None
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,7 @@ def files_under(root: Path) -> set[Path]:
 
 @pytest.mark.parametrize("bad", ESCAPING_IDS)
 def test_safe_relative_refuses_escaping_names(bad):
-    with pytest.raises(ValueError, match="output directory|names no file"):
+    with pytest.raises(ValueError, match=r"output directory|names no file"):
         fileio.safe_relative(bad)
     with pytest.raises(ValueError):
         fileio.output_path("/tmp/out", bad, ".safetensors")

@@ -155,7 +155,7 @@ def test_coarse_first_round_trip_and_order(data, draw, offset: int) -> None:
     assert torch.equal(out.lengths, books * lengths + sep)
     for b in range(batch):
         n = int(lengths[b])
-        ids = lambda ks: [offset + k * size + int(codes[b, k, f]) for f in range(n) for k in ks]  # noqa: E731
+        ids = lambda ks, b=b, n=n: [offset + k * size + int(codes[b, k, f]) for f in range(n) for k in ks]  # noqa: E731
         reference = ids(range(semantic)) + ([sep_id] if sep else []) + ids(range(semantic, books))
         row = out.ids[b].tolist()
         assert row[: len(reference)] == reference

@@ -75,7 +75,7 @@ def test_reset_restores_the_initial_state():
 def test_chunks_must_hold_whole_frames():
     model = make_model(**CAUSAL[0])
     with model.streaming(2):
-        with pytest.raises(ValueError, match="multiple of frame_size 320.*buffer"):
+        with pytest.raises(ValueError, match=r"multiple of frame_size 320.*buffer"):
             model.encode_chunk(torch.zeros(2, 1, 500))
         with pytest.raises(ValueError, match=r"\[2, 1, T\]"):
             model.encode_chunk(torch.zeros(1, 1, 320))

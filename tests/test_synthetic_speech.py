@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +75,7 @@ def test_engine_audio_and_alignment(corpus, engine):
             prev = end
         assert ali[0][0] >= 0.0 and abs(ali[-1][1] - r["duration"]) <= 0.05
         # speech (non-silence) should be louder than the labelled silences
-        seg = lambda s, e: audio[int(s * sr):int(e * sr)]  # noqa: E731
+        seg = lambda s, e, audio=audio, sr=sr: audio[int(s * sr):int(e * sr)]  # noqa: E731
         speech = np.concatenate([seg(s, e) for s, e, p in ali if p != "sil"])
         sil = np.concatenate([seg(s, e) for s, e, p in ali if p == "sil"] + [speech[:0]])
         if len(sil) > 0.05 * sr:
@@ -125,7 +126,7 @@ def test_unify_alignment():
     ali = te.unify_alignment(segs, lambda r: te.map_arpa(r) or te.map_ipa(r), 1.0)
     assert [p for _, _, p in ali] == ["sil", "hh", "ay", "er", "sil"]
     assert ali[0][0] == 0.0 and ali[-1][1] == 1.0
-    assert all(a[1] == b[0] for a, b in zip(ali, ali[1:]))
+    assert all(a[1] == b[0] for a, b in pairwise(ali))
 
 
 def test_text_cleaning_and_fallback(tmp_path):

@@ -96,8 +96,8 @@ class CropDataset(Dataset):
 
         stored = load_file(str(path))
         feats, rate = stored["features"], float(stored["frame_rate"])
-        first = int(round(start_s * rate))
-        count = int(round(frames * rate / self.frame_rate))
+        first = round(start_s * rate)
+        count = round(frames * rate / self.frame_rate)
         out = feats[first : first + count]
         return torch.nn.functional.pad(out, (0, 0, 0, count - out.shape[0]))
 

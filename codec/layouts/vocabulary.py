@@ -10,7 +10,6 @@ import torch
 from codec.layouts._checks import _check_int, _unpack
 from codec.tokens import Tokens
 
-
 _SPECIAL_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import math
 import torch
 from torch import nn
 
-from codec.nn.conv import apply_mask, length_mask
+from codec.nn.conv import length_mask
 from codec.nn.convnext import ConvNeXtBlock
 from codec.nn.stft import FrameSTFT, ISTFTHead
 from codec.weights import fold_weight_norm

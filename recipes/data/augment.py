@@ -61,7 +61,7 @@ def speed_factor(chain: list[dict]) -> float:
 
 def _speed(audio: np.ndarray, step: dict, rng: np.random.Generator) -> np.ndarray:
     # Faster playback = fewer samples; pitch moves with tempo, as with tape or resampling augmentation.
-    up, down = 200, int(round(200 * step["factor"]))  # factors are planned on a 1/200 grid
+    up, down = 200, round(200 * step["factor"])  # factors are planned on a 1/200 grid
     return signal.resample_poly(audio, up, down).astype(np.float32)
 
 

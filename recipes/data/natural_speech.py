@@ -43,11 +43,11 @@ import soundfile as sf
 from scipy import signal
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from codec.fileio import atomic_write_bytes  # noqa: E402
-from recipes.data import neural_tts  # noqa: E402
-from recipes.data.augment import apply_augmentation, plan_augmentation  # noqa: E402
-from recipes.data.packages import apt_extract  # noqa: E402
-from recipes.data.synthetic_speech import generate_corpus, load_texts  # noqa: E402
+from codec.fileio import atomic_write_bytes
+from recipes.data import neural_tts
+from recipes.data.augment import apply_augmentation, plan_augmentation
+from recipes.data.packages import apt_extract
+from recipes.data.synthetic_speech import generate_corpus, load_texts
 
 log = logging.getLogger("natural_speech")
 SAMPLE_RATE = 16000

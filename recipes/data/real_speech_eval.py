@@ -37,9 +37,9 @@ import random
 import re
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import soundfile as sf
@@ -47,8 +47,8 @@ import torch
 import torchaudio.functional as AF
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from codec.fileio import atomic_write_bytes  # noqa: E402
-from recipes.data.packages import apt_extract, pip_sdist, run  # noqa: E402
+from codec.fileio import atomic_write_bytes
+from recipes.data.packages import apt_extract, pip_sdist, run
 
 SAMPLE_RATE = 16000
 ALSA_DIR = Path("/usr/share/sounds/alsa")
