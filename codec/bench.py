@@ -142,7 +142,7 @@ def default_config_systems(cfg: CodecConfig | None = None) -> list[BenchSystem]:
 
 def _encodec() -> BenchSystem:
     """EnCodec 24 kHz architecture, 6 kbps (8 codebooks at 75 Hz), random weights."""
-    from encodec import EncodecModel
+    from encodec.model import EncodecModel
 
     model = EncodecModel.encodec_model_24khz(pretrained=False).eval()
     model.set_target_bandwidth(6.0)

@@ -22,7 +22,8 @@ ARCHITECTURES = [
 ]
 
 
-@pytest.mark.parametrize("arch", ARCHITECTURES, ids=lambda a: f"{a['encoder']}-{a['decoder']}-{'causal' if a['causal'] else 'noncausal'}")
+@pytest.mark.parametrize("arch", ARCHITECTURES,
+                         ids=lambda a: f"{a['encoder']}-{a['decoder']}-{'causal' if a['causal'] else 'noncausal'}")
 def test_lengths_contract_and_batch_equivalence(arch):
     model = make_model(**arch)
     g = torch.Generator().manual_seed(1)

@@ -62,7 +62,8 @@ def test_eval_end_to_end_writes_report(corpus, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["/usr/bin/codec", "eval", *argv])
     rc = _run_eval(argv)
     assert rc == 0
-    assert {"report.json", "report.md", "metrics_vs_codebooks.png", "spectrogram.png"} <= {p.name for p in out.iterdir()}
+    expected = {"report.json", "report.md", "metrics_vs_codebooks.png", "spectrogram.png"}
+    assert expected <= {p.name for p in out.iterdir()}
     report = json.loads((out / "report.json").read_text())
     systems = {s["name"]: s for s in report["systems"]}
     assert set(systems) == {"codec k=1", "codec k=2", "codec k=4"}  # requested 2 + coarse 1 + full 4

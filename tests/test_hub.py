@@ -192,13 +192,16 @@ def test_stale_partial_file_is_restarted_once(server, checkpoint):
     (directory / "model.safetensors.part").write_bytes(b"stale" * 20)
     reg = write_registry(directory.parent / "r.json", {"tiny": entry(server.url + "/m/", checkpoint)})
     assert (resolve("tiny", registry=reg) / "model.safetensors").read_bytes() == data
-    assert server.gets("/m/model.safetensors") == [("/m/model.safetensors", "bytes=100-"), ("/m/model.safetensors", None)]
+    expected = [("/m/model.safetensors", "bytes=100-"), ("/m/model.safetensors", None)]
+    assert server.gets("/m/model.safetensors") == expected
 
 
 def test_wrong_hash_is_refused_and_nothing_complete_remains(server, checkpoint, tmp_path):
     bad = "0" * 64
-    reg = write_registry(tmp_path / "r.json", {"tiny": entry(server.url + "/m/", checkpoint, **{"model.safetensors": bad})})
-    with pytest.raises(ChecksumError, match=f"model.safetensors.*expected {bad}, got {sha(checkpoint['model.safetensors'])}"):
+    reg = write_registry(tmp_path / "r.json",
+                         {"tiny": entry(server.url + "/m/", checkpoint, **{"model.safetensors": bad})})
+    good = sha(checkpoint["model.safetensors"])
+    with pytest.raises(ChecksumError, match=rf"model\.safetensors.*expected {bad}, got {good}"):
         resolve("tiny", registry=reg)
     directory = hub.url_cache_dir(server.url + "/m/")
     assert not (directory / "model.safetensors").exists() and not (directory / hub.MANIFEST).exists()
@@ -237,7 +240,8 @@ def test_tampered_cache_is_downloaded_again(server, checkpoint, tmp_path):
     assert weights.read_bytes() == checkpoint["model.safetensors"]
     weights.write_bytes(b"tampered")  # and now the server serves a tampered file too
     server.files["/m/model.safetensors"] = b"tampered!"
-    with pytest.warns(UserWarning), pytest.raises(ChecksumError, match=f"expected {sha(checkpoint['model.safetensors'])}"):
+    expected = sha(checkpoint["model.safetensors"])
+    with pytest.warns(UserWarning), pytest.raises(ChecksumError, match=f"expected {expected}"):
         resolve("tiny", registry=reg)
     assert not weights.exists()
 
@@ -287,7 +291,8 @@ def test_packaged_registry_is_valid():
 @pytest.mark.parametrize("models, message", [
     ({"a": {"source": "ftp://x/", "files": {}}}, "expected hf://"),
     ({"a": {"source": "https://x/", "files": {"config.json": "0" * 64}}}, "missing \\['model.safetensors'\\]"),
-    ({"a": {"source": "https://x/", "files": {"config.json": "0" * 64, "model.safetensors": "xyz"}}}, "64 lowercase hex"),
+    ({"a": {"source": "https://x/", "files": {"config.json": "0" * 64, "model.safetensors": "xyz"}}},
+     "64 lowercase hex"),
     ({"a": {"source": "https://x/", "files": {"config.json": "0" * 64, "model.safetensors": "0" * 64,
                                                "../evil": "0" * 64}}}, "plain name"),
     ({"a": {"source": "hf://org/repo", "files": {}}}, "pin a revision"),

@@ -65,7 +65,8 @@ def test_reset_restores_the_initial_state():
     audio = speechlike(0.4)[None, None]
     with model.streaming(1):
         first = _stream(model, audio, [5, 15])
-        _stream(model, speechlike(0.3, seed=4)[None, None], [3, 12])  # leaves state behind (flush resets the decoder only)
+        # leaves state behind (flush resets the decoder only)
+        _stream(model, speechlike(0.3, seed=4)[None, None], [3, 12])
         model.encode_chunk(speechlike(0.1, seed=5)[None, None])
         model.reset_streaming()
         second = _stream(model, audio, [5, 15])

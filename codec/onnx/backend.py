@@ -9,6 +9,7 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -18,6 +19,9 @@ from codec.nn.conv import length_mask
 from codec.onnx.files import FORMAT, FORMAT_VERSION, GRAPH_FILES, MANIFEST, require_onnx
 from codec.tokens import Tokens
 from codec.weights import sha256_file
+
+if TYPE_CHECKING:
+    from onnxruntime import InferenceSession
 
 
 def read_manifest(directory: Path) -> dict:
@@ -55,7 +59,7 @@ class OnnxCodec:
             expected = manifest["files"].get(path.name)
             if verify and expected and sha256_file(path) != expected:
                 raise ValueError(f"{path}: sha256 does not match {MANIFEST}; re-export")
-        self._sessions: dict[tuple[str, int], object] = {}
+        self._sessions: dict[tuple[str, int], InferenceSession] = {}
         if int8:
             self.backend = "onnx-int8"
 
@@ -99,7 +103,7 @@ class OnnxCodec:
         """Parameters of the torch model that was exported (as the torch backend counts them)."""
         return int(self.params)
 
-    def _session(self, graph: str):
+    def _session(self, graph: str) -> InferenceSession:
         """The onnxruntime session of `graph` for the current torch thread count (made once)."""
         import onnxruntime as ort
 
@@ -131,7 +135,7 @@ class OnnxCodec:
         codes, frame_lengths = self._session("encode").run(
             None, {"audio": wav.contiguous().numpy(), "lengths": wav_lengths.numpy()})
         return Tokens(
-            codes=torch.from_numpy(codes[:, :k]).contiguous(),
+            codes=torch.from_numpy(codes)[:, :k].contiguous(),
             lengths=torch.from_numpy(frame_lengths),
             audio_lengths=wav_lengths,
             sample_rate=self.sample_rate,

@@ -15,4 +15,5 @@ def require_onnx() -> None:
         import onnx  # noqa: F401
         import onnxruntime  # noqa: F401
     except ImportError as err:
-        raise ImportError(f"the ONNX backend needs onnx and onnxruntime ({err}): pip install 'speechcodec[onnx]'") from None
+        raise ImportError(
+            f"the ONNX backend needs onnx and onnxruntime ({err}): pip install 'speechcodec[onnx]'") from None
