@@ -90,6 +90,7 @@ def test_detokenize_rejects_tokens_of_another_model(tmp_path, corpus, model_dir)
     assert "tokens come from model" in (tmp_path / "wav" / "errors.jsonl").read_text()
 
 
+@pytest.mark.slow
 def test_info_and_help_via_subprocess(model_dir):
     run = subprocess.run([sys.executable, "-m", "codec", "info", str(model_dir), "--json"],
                          capture_output=True, text=True, check=True)

@@ -148,6 +148,7 @@ def _extra_rss_kib(path: Path, causal: bool) -> int:
     return json.loads(out.stdout.strip().splitlines()[-1])["extra_kib"]
 
 
+@pytest.mark.slow
 def test_memory_is_bounded_by_the_window(tmp_path):
     """Non-causal windows (the causal path streams the same blocks through smaller state)."""
     directory, causal = tmp_path, False

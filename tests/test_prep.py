@@ -96,6 +96,7 @@ def state(pid: int) -> str:
         return "Z"
 
 
+@pytest.mark.slow
 def test_shards_manifest_errors_and_codes(corpus, model_dir, reference):
     shards = sorted(p.name for p in reference.glob("shard-*.parquet"))
     assert shards == [f"shard-{i:05d}.parquet" for i in range(11)]  # 202 items / 20
@@ -128,6 +129,7 @@ def test_shards_manifest_errors_and_codes(corpus, model_dir, reference):
         assert row["sample_rate"] == sf.info(row["path"]).samplerate and row["text"] is None
 
 
+@pytest.mark.slow
 def test_kill_midway_then_resume_equals_uninterrupted(tmp_path, corpus, model_dir, reference):
     out = tmp_path / "out"
     proc = prep_process([str(corpus), "-o", str(out), "--model", str(model_dir), "--shard-size", str(SHARD_SIZE),
@@ -161,6 +163,7 @@ def test_kill_midway_then_resume_equals_uninterrupted(tmp_path, corpus, model_di
     assert again.shards_written == [] and len(again.shards_skipped) == 11
 
 
+@pytest.mark.slow
 def test_two_ranks_match_one_rank(tmp_path, corpus, model_dir, reference):
     out = tmp_path / "out"
     args = [str(corpus), "-o", str(out), "--model", str(model_dir), "--shard-size", str(SHARD_SIZE),

@@ -40,6 +40,7 @@ def corpus(tmp_path_factory):
     return out, manifest, _read(manifest)
 
 
+@pytest.mark.slow
 def test_manifest_layout(corpus):
     out, manifest, recs = corpus
     assert manifest == out / "manifest.jsonl"
@@ -53,6 +54,7 @@ def test_manifest_layout(corpus):
     assert not list(out.rglob("*.tmp"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ENGINES)
 def test_engine_audio_and_alignment(corpus, engine):
     if engine not in AVAILABLE:
@@ -82,6 +84,7 @@ def test_engine_audio_and_alignment(corpus, engine):
             assert np.mean(speech ** 2) > 10 * np.mean(sil ** 2)
 
 
+@pytest.mark.slow
 def test_deterministic_and_resume(corpus, tmp_path):
     out, manifest, recs = corpus
     again = ss.generate_corpus(tmp_path, num_utterances=len(recs), seed=3, engines=AVAILABLE)
@@ -93,6 +96,7 @@ def test_deterministic_and_resume(corpus, tmp_path):
     assert mtimes == {r["id"]: (out / r["path"]).stat().st_mtime_ns for r in recs}
 
 
+@pytest.mark.slow
 def test_heldout_speakers(tmp_path):
     if "espeak" not in AVAILABLE:
         pytest.skip("espeak-ng not installed")
@@ -138,12 +142,14 @@ def test_text_cleaning_and_fallback(tmp_path):
         sorted(ss.BUILTIN_SENTENCES))
 
 
+@pytest.mark.slow
 def test_cli_help():
     r = subprocess.run([sys.executable, str(ROOT / "recipes/data/synthetic_speech.py"), "--help"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "--num-utterances" in r.stdout and "--heldout-speakers" in r.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
 def test_cli_main_small_run(tmp_path):
     ss.main([str(tmp_path), "--num-utterances", "2", "--engines", "espeak", "--jobs", "1",
