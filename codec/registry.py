@@ -30,7 +30,7 @@ INT_FIELDS = ("sample_rate", "num_codebooks", "num_semantic_codebooks", "codeboo
 TEXT_FIELDS = ("description", "teacher", "training_data", "license", "card")
 ENTRY_KEYS = {"source", "files", "sizes", "frame_rate", *INT_FIELDS, *TEXT_FIELDS}
 
-T = TypeVar("T")
+_T = TypeVar("_T")
 
 RegistrySpec = str | os.PathLike | Iterable[str | os.PathLike] | Mapping[str, "RegistryEntry"] | None
 
@@ -151,7 +151,7 @@ def package_dir(source: str, name: str) -> Path:
     return directory
 
 
-def _typed(value: object, kind: type[T] | tuple[type[T], ...], key: str, where: str) -> T | None:
+def _typed(value: object, kind: type[_T] | tuple[type[_T], ...], key: str, where: str) -> _T | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, kind):

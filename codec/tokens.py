@@ -16,7 +16,7 @@ from codec.fileio import atomic_write_bytes
 
 TOKENS_FORMAT = "codec.tokens"
 TOKENS_FORMAT_VERSION = 1
-Number = TypeVar("Number", int, float)
+_Number = TypeVar("_Number", int, float)
 
 
 @dataclass(frozen=True)
@@ -199,7 +199,7 @@ class Tokens:
             raise ValueError(f"{path}: bad tokens file ({err})") from None
 
 
-def _number(metadata: dict[str, str], key: str, kind: type[Number]) -> Number:
+def _number(metadata: dict[str, str], key: str, kind: type[_Number]) -> _Number:
     """A numeric metadata value; ValueError naming the key when it is not a number of that kind."""
     text = metadata[key]
     try:
