@@ -21,9 +21,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from codec.config import CodecConfig, QuantizerConfig  # noqa: E402
-from codec.models.codec import Codec  # noqa: E402
-from codec.prep import tokenize_corpus  # noqa: E402
+from codec.config import CodecConfig, QuantizerConfig
+from codec.models.codec import Codec
+from codec.prep import tokenize_corpus
 
 
 def speech(seconds: float, rate: int, seed: int) -> torch.Tensor:
@@ -56,7 +56,8 @@ def machine() -> str:
     except (OSError, StopIteration):
         pass
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return f"{cpu}; {os.cpu_count()} cores; torch {torch.__version__}, {torch.get_num_threads()} threads; load avg {load}"
+    threads = torch.get_num_threads()
+    return f"{cpu}; {os.cpu_count()} cores; torch {torch.__version__}, {threads} threads; load avg {load}"
 
 
 def main() -> None:
@@ -79,7 +80,8 @@ def main() -> None:
         model.tokenize(torch.zeros(1, args.sample_rate), sample_rate=args.sample_rate)  # one-time init
         print(f"machine: {machine()}")
         print(f"model: {model.model_id} (default config, random weights), device {args.device}")
-        print(f"corpus: {args.files} FLAC files, {audio_s / 60:.1f} min at {args.sample_rate} Hz, batch {args.batch_size}\n")
+        print(f"corpus: {args.files} FLAC files, {audio_s / 60:.1f} min at {args.sample_rate} Hz, "
+              f"batch {args.batch_size}\n")
         print("| decode workers | wall (s) | audio (h) | hours of audio / hour |")
         print("|---------------:|---------:|----------:|----------------------:|")
         for workers in args.workers:

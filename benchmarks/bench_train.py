@@ -22,10 +22,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from codec.data.dataset import Batch  # noqa: E402
-from codec.train.config import load_train_config  # noqa: E402
-from codec.train.loop import build_parts  # noqa: E402
-from codec.train.step import train_step  # noqa: E402
+from codec.data.dataset import Batch
+from codec.train.config import load_train_config
+from codec.train.loop import build_parts
+from codec.train.step import train_step
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
@@ -80,7 +80,7 @@ def main() -> None:
                 if i >= 2:
                     times[name].append(time.perf_counter() - start)
                     cpu[name].append(time.process_time() - cpu_start)
-        for name, (cfg, parts, batch) in setups.items():
+        for name, (cfg, parts, _) in setups.items():
             per_step = statistics.median(times[name])
             seconds = cfg.data.batch_size * cfg.data.segment_seconds
             g = sum(p.numel() for p in parts.model.parameters()) / 1e6

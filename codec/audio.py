@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence, Union
 
 import numpy as np
 import soundfile as sf
@@ -16,7 +16,7 @@ AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif", "
 MAX_CHANNELS = 2
 MIN_SAMPLE_RATE = 1000
 
-AudioInput = Union[str, os.PathLike, np.ndarray, torch.Tensor]
+AudioInput = str | os.PathLike | np.ndarray | torch.Tensor
 
 
 class AudioError(ValueError):

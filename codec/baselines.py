@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -123,7 +123,7 @@ def estimate_delay(ref: torch.Tensor, est: torch.Tensor, max_shift: int) -> int:
 def align_to_reference(ref: torch.Tensor, est: torch.Tensor, sample_rate: int,
                        max_delay_ms: float = MAX_DELAY_MS) -> torch.Tensor:
     """Shift `est` by its cross-correlation delay (|d| <= max_delay_ms) and trim/pad to len(ref)."""
-    max_shift = int(round(max_delay_ms * sample_rate / 1000.0))
+    max_shift = round(max_delay_ms * sample_rate / 1000.0)
     delay = estimate_delay(ref, est, max_shift)
     shifted = est[delay:] if delay >= 0 else torch.cat([est.new_zeros(-delay), est])
     out = ref.new_zeros(ref.numel())

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 import soundfile as sf
 import torch
@@ -71,7 +71,8 @@ def tokenize_files(model: Codec, planned: list[tuple[InputItem, Path]], report: 
         try:
             info = sf.info(str(item.path))
         except Exception as err:  # unreadable header: record and continue
-            _fail(report, item.path, f"unreadable or not audio ({_one_line(err)})" if item.path.exists() else "no such file")
+            reason = f"unreadable or not audio ({_one_line(err)})" if item.path.exists() else "no such file"
+            _fail(report, item.path, reason)
             continue
         if info.frames > LONGFORM_THRESHOLD_SECONDS * info.samplerate:
             long.append((item, out, info.frames / info.samplerate))
@@ -182,10 +183,13 @@ def _try_load(path: Path) -> tuple[torch.Tensor, int] | Exception:
 
 def _prefetch(pool: ThreadPoolExecutor, batches: list, load: Callable) -> Iterator[tuple[list, list]]:
     """Load the next batch in the background while the current one runs through the model."""
-    future = pool.submit(load, batches[0]) if batches else None
+    if not batches:
+        return
+    future = pool.submit(load, batches[0])
     for index, batch in enumerate(batches):
         result = future.result()
-        future = pool.submit(load, batches[index + 1]) if index + 1 < len(batches) else None
+        if index + 1 < len(batches):
+            future = pool.submit(load, batches[index + 1])
         yield batch, result
 
 

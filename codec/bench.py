@@ -15,9 +15,11 @@ import re
 import resource
 import statistics
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import torch
 from tqdm import tqdm
@@ -140,7 +142,7 @@ def default_config_systems(cfg: CodecConfig | None = None) -> list[BenchSystem]:
 
 def _encodec() -> BenchSystem:
     """EnCodec 24 kHz architecture, 6 kbps (8 codebooks at 75 Hz), random weights."""
-    from encodec import EncodecModel
+    from encodec.model import EncodecModel
 
     model = EncodecModel.encodec_model_24khz(pretrained=False).eval()
     model.set_target_bandwidth(6.0)
@@ -242,14 +244,14 @@ def _measure_setting(systems: Sequence[BenchSystem], seconds: float, batch: int,
     timings: dict[tuple[str, str], _Timing] = {}
     with torch.inference_mode():
         for s in systems:
-            codes[s.name], mem = measure_peak_rss(lambda: s.tokenize(inputs[s.name]))
+            codes[s.name], mem = measure_peak_rss(partial(s.tokenize, inputs[s.name]))
             timings[(s.name, "tokenize")] = _Timing([], mem)
-            _, mem = measure_peak_rss(lambda: s.detokenize(codes[s.name]))
+            _, mem = measure_peak_rss(partial(s.detokenize, codes[s.name]))
             timings[(s.name, "detokenize")] = _Timing([], mem)
             bar.update(1)
     for s in _rotations(systems, repeats):
-        timings[(s.name, "tokenize")].times.append(_timed(lambda: s.tokenize(inputs[s.name]))[1])
-        timings[(s.name, "detokenize")].times.append(_timed(lambda: s.detokenize(codes[s.name]))[1])
+        timings[(s.name, "tokenize")].times.append(_timed(partial(s.tokenize, inputs[s.name]))[1])
+        timings[(s.name, "detokenize")].times.append(_timed(partial(s.detokenize, codes[s.name]))[1])
         bar.update(1)
     return timings
 
@@ -304,11 +306,11 @@ def results_table(results: Sequence[BenchResult]) -> str:
 __all__ = [
     "BenchResult",
     "BenchSystem",
+    "bench_signal",
     "codec_system",
     "default_config_systems",
     "measure_peak_rss",
     "peer_systems",
     "results_table",
     "run_bench",
-    "bench_signal",
 ]

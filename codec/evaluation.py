@@ -11,9 +11,11 @@ from __future__ import annotations
 import importlib.util
 import math
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -236,9 +238,9 @@ class _Accumulator:
         out = []
         for k in range(self.counts.shape[0]):
             purity = pnmi = None
-            if codes is not None and bool((labels >= 0).any()):
+            if codes is not None and labels is not None and bool((labels >= 0).any()):
                 purity = metrics.phone_purity(codes[k], labels)
-                pnmi = _or_none(lambda: metrics.pnmi(codes[k], labels))
+                pnmi = _or_none(partial(metrics.pnmi, codes[k], labels))
             out.append(CodebookStats(k, "semantic" if k < num_semantic else "acoustic", usage.used_fraction[k],
                                      usage.perplexity[k], usage.entropy_bits[k], purity, pnmi))
         return out
@@ -456,7 +458,7 @@ __all__ = [
     "edit_distance",
     "error_rates",
     "evaluate",
-    "load_transcriber",
     "load_eval_items",
+    "load_transcriber",
     "scored_codebook_counts",
 ]

@@ -47,7 +47,8 @@ def publish(tmp: str | os.PathLike, path: str | os.PathLike, exclusive: bool = F
     except OSError:  # a filesystem without hard links: fall back to a check then a rename
         if os.path.lexists(path):
             Path(tmp).unlink(missing_ok=True)
-            raise FileExistsError(f"{path}: already exists (written by another run?); use --force to overwrite") from None
+            raise FileExistsError(
+                f"{path}: already exists (written by another run?); use --force to overwrite") from None
         os.replace(tmp, path)
         return
     Path(tmp).unlink(missing_ok=True)
@@ -89,7 +90,8 @@ def safe_relative(name: str | os.PathLike, where: str = "") -> Path:
     elif any(part == ".." for part in text.replace("\\", "/").split("/")):
         problem = "contains '..'"
     if problem:
-        raise ValueError(f"{where + ': ' if where else ''}id/path {text!r} {problem}; it must stay inside the output directory")
+        prefix = f"{where}: " if where else ""
+        raise ValueError(f"{prefix}id/path {text!r} {problem}; it must stay inside the output directory")
     parts = [p for p in text.replace("\\", "/").split("/") if p not in ("", ".")]
     if not parts:
         raise ValueError(f"{where + ': ' if where else ''}id/path {text!r} names no file")

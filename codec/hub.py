@@ -19,8 +19,8 @@ import hashlib
 import json
 import os
 import warnings
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Iterator, Mapping
 
 from codec.fileio import atomic_write_bytes
 from codec.registry import (

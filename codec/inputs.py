@@ -105,7 +105,8 @@ def read_manifest(path: Path, problems: list[tuple[str, str]] | None = None) -> 
                 raise
             problems.append((str(path), str(err).removeprefix(f"{path}: ")))
             continue
-        items.append(InputItem(file, relative, row.get("text"), row.get("speaker"), parse_alignment(row.get("alignment"))))
+        alignment = parse_alignment(row.get("alignment"))
+        items.append(InputItem(file, relative, row.get("text"), row.get("speaker"), alignment))
     return items
 
 

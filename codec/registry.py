@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping, Union
+from typing import Any, TypeVar, cast
 
 REGISTRY_FORMAT = "codec.registry"
 REGISTRY_FORMAT_VERSION = 1
@@ -29,7 +30,9 @@ INT_FIELDS = ("sample_rate", "num_codebooks", "num_semantic_codebooks", "codeboo
 TEXT_FIELDS = ("description", "teacher", "training_data", "license", "card")
 ENTRY_KEYS = {"source", "files", "sizes", "frame_rate", *INT_FIELDS, *TEXT_FIELDS}
 
-RegistrySpec = Union[str, os.PathLike, Iterable[Union[str, os.PathLike]], Mapping[str, "RegistryEntry"], None]
+_T = TypeVar("_T")
+
+RegistrySpec = str | os.PathLike | Iterable[str | os.PathLike] | Mapping[str, "RegistryEntry"] | None
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,7 @@ def parse_entry(name: str, data: object, origin: Path) -> RegistryEntry:
         raise ValueError(f"{where}: {err}") from None
     files = _parse_files(data.get("files"), where)
     sizes = _parse_sizes(data.get("sizes"), files, where)
-    facts = {k: _typed(data.get(k), int, k, where) for k in INT_FIELDS}
+    facts: dict[str, Any] = {k: _typed(data.get(k), int, k, where) for k in INT_FIELDS}
     facts.update({k: _typed(data.get(k), str, k, where) for k in TEXT_FIELDS})
     frame_rate = _typed(data.get("frame_rate"), (int, float), "frame_rate", where)
     return RegistryEntry(name=name, source=source, files=files, origin=origin, sizes=sizes,
@@ -148,7 +151,7 @@ def package_dir(source: str, name: str) -> Path:
     return directory
 
 
-def _typed(value: object, kind, key: str, where: str):
+def _typed(value: object, kind: type[_T] | tuple[type[_T], ...], key: str, where: str) -> _T | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, kind):
@@ -169,7 +172,8 @@ def read_registry(path: str | os.PathLike) -> dict[str, RegistryEntry]:
         raise ValueError(f"{path}: not a codec registry (expected \"format\": \"{REGISTRY_FORMAT}\")")
     version = data.get("format_version")
     if not isinstance(version, int) or not 1 <= version <= REGISTRY_FORMAT_VERSION:
-        raise ValueError(f"{path}: registry format_version {version!r} is not supported (max {REGISTRY_FORMAT_VERSION})")
+        raise ValueError(
+            f"{path}: registry format_version {version!r} is not supported (max {REGISTRY_FORMAT_VERSION})")
     unknown = sorted(set(data) - {"format", "format_version", "models"})
     if unknown:
         raise ValueError(f"{path}: unknown top-level keys {unknown}")
@@ -192,8 +196,8 @@ def registry_paths(extra: str | os.PathLike | Iterable[str | os.PathLike] | None
 
 def load_registry(registry: RegistrySpec = None) -> dict[str, RegistryEntry]:
     """All known models: a mapping passes through; paths add to the packaged + $CODEC_REGISTRY files."""
-    if isinstance(registry, Mapping):
-        return dict(registry)
+    if isinstance(registry, Mapping):  # RegistrySpec's Mapping[str, RegistryEntry] (paths are never mappings)
+        return dict(cast("Mapping[str, RegistryEntry]", registry))
     entries: dict[str, RegistryEntry] = {}
     for path in registry_paths(registry):
         entries.update(read_registry(path))

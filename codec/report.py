@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from codec.evaluation import EvalReport, SystemSummary
+from codec.evaluation import EvalReport, Example, SystemSummary
 from codec.fileio import atomic_write_bytes
 
 JSON_FILE = "report.json"
@@ -130,7 +130,7 @@ def plot_figures(report: EvalReport, directory: Path) -> list[Path]:
     plt.close(fig)
     if report.example is not None:
         paths.append(directory / SPECTROGRAM_FIGURE)
-        _plot_spectrograms(plt, report, paths[-1])
+        _plot_spectrograms(plt, report.example, paths[-1])
     return paths
 
 
@@ -162,9 +162,8 @@ def _log_spectrogram(audio: torch.Tensor, sample_rate: int) -> torch.Tensor:
     return 20 * torch.log10(spec.clamp(min=1e-5))
 
 
-def _plot_spectrograms(plt: Any, report: EvalReport, path: Path) -> None:
+def _plot_spectrograms(plt: Any, ex: Example, path: Path) -> None:
     """Original, full and coarse resynthesis of the example file, one above the other."""
-    ex = report.example
     rows = (("original", ex.original), ("full resynthesis", ex.full), ("coarse only", ex.coarse))
     fig, axes = plt.subplots(len(rows), 1, figsize=(9, 7), sharex=True)
     seconds = ex.original.numel() / ex.sample_rate

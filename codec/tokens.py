@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 from safetensors import SafetensorError
@@ -15,6 +16,7 @@ from codec.fileio import atomic_write_bytes
 
 TOKENS_FORMAT = "codec.tokens"
 TOKENS_FORMAT_VERSION = 1
+_Number = TypeVar("_Number", int, float)
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,8 @@ class Tokens:
         first = items[0]
         for other in items[1:]:
             if _metadata(other) != _metadata(first):
-                raise ValueError(f"cannot batch Tokens with different metadata: {_metadata(first)} vs {_metadata(other)}")
+                raise ValueError(
+                    f"cannot batch Tokens with different metadata: {_metadata(first)} vs {_metadata(other)}")
         frames = max(t.num_frames for t in items)
         codes = torch.cat([torch.nn.functional.pad(t.codes, (0, frames - t.num_frames)) for t in items])
         return replace(
@@ -172,7 +175,8 @@ class Tokens:
         try:
             version = int(metadata.get("format_version", "0"))
         except ValueError:
-            raise ValueError(f"{path}: tokens format_version {metadata.get('format_version')!r} is not an integer") from None
+            raise ValueError(
+                f"{path}: tokens format_version {metadata.get('format_version')!r} is not an integer") from None
         if version > TOKENS_FORMAT_VERSION:
             raise ValueError(f"{path}: tokens format version {version} is newer than supported {TOKENS_FORMAT_VERSION}")
         try:
@@ -195,7 +199,7 @@ class Tokens:
             raise ValueError(f"{path}: bad tokens file ({err})") from None
 
 
-def _number(metadata: dict[str, str], key: str, kind: type) -> int | float:
+def _number(metadata: dict[str, str], key: str, kind: type[_Number]) -> _Number:
     """A numeric metadata value; ValueError naming the key when it is not a number of that kind."""
     text = metadata[key]
     try:

@@ -138,7 +138,8 @@ def _check_safetensors_complete(path: Path, name: str) -> None:
             raise ValueError(f"{name} is truncated ({total} bytes)")
         (header_len,) = struct.unpack("<Q", head)
         if header_len > min(total - 8, 100 << 20):
-            raise ValueError(f"{name} is not a complete safetensors file (header of {header_len} bytes, file of {total})")
+            raise ValueError(
+                f"{name} is not a complete safetensors file (header of {header_len} bytes, file of {total})")
         try:
             header = json.loads(handle.read(header_len).decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError):

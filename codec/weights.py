@@ -23,7 +23,8 @@ def read_safetensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         raise FileNotFoundError(f"{path}: weights file not found")
     data = path.read_bytes()
     if data[:4].startswith(PICKLE_MAGIC) or data[:2] in PICKLE_MAGIC:
-        raise ValueError(f"{path}: looks like a pickle/torch.save file; refusing to load it (only safetensors weights are accepted)")
+        raise ValueError(f"{path}: looks like a pickle/torch.save file; refusing to load it "
+                         "(only safetensors weights are accepted)")
     try:
         return load_safetensors_bytes(data)
     except (SafetensorError, ValueError, RuntimeError) as err:
@@ -52,7 +53,8 @@ def load_state_strict(module: torch.nn.Module, state: dict[str, torch.Tensor], s
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
     if missing or unexpected:
-        raise ValueError(f"{source}: weights do not match the config (missing {missing[:5]}, unexpected {unexpected[:5]})")
+        raise ValueError(
+            f"{source}: weights do not match the config (missing {missing[:5]}, unexpected {unexpected[:5]})")
     for key, value in state.items():
         if own[key].shape != value.shape:
             raise ValueError(f"{source}: {key} has shape {tuple(value.shape)}, config expects {tuple(own[key].shape)}")
@@ -74,7 +76,8 @@ def has_weight_norm(state: dict[str, torch.Tensor]) -> bool:
     return any(".parametrizations.weight." in key for key in state)
 
 
-def unfold_weight_norm_state(state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def unfold_weight_norm_state(state: dict[str, torch.Tensor],
+                             expected: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Turn folded `x.weight` entries into weight-norm `original0/1` pairs where `expected` wants them."""
     out = dict(state)
     for key in expected:

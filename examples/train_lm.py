@@ -6,8 +6,9 @@
 
 `--layout` picks the generation strategy (flatten, delay or depth; see docs/layouts.md). Training
 crops random windows of `--frames` frames (shorter items stay ragged, padding is masked by the
-layout); `--heldout` of the items are kept out for a validation loss. OUT gets metrics.jsonl (step, loss), sample_*.wav (prompt frames from a held-out item, the rest
-sampled), and summary.json (first/last loss, seconds, sample lengths).
+layout); `--heldout` of the items are kept out for a validation loss. OUT gets metrics.jsonl (step,
+loss), sample_*.wav (prompt frames from a held-out item, the rest sampled), and summary.json
+(first/last loss, seconds, sample lengths).
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ def load_items(tokens_dir: Path) -> tuple[list[torch.Tensor], dict]:
     return items, manifest
 
 
-def batch_of(items: list[torch.Tensor], size: int, frames: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def batch_of(items: list[torch.Tensor], size: int, frames: int,
+             g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Random windows of at most `frames` frames: codes [B, K, frames] (zero padded) and lengths [B]."""
     codes = torch.zeros((size, items[0].shape[0], frames), dtype=torch.int64)
     lengths = torch.zeros(size, dtype=torch.int64)
@@ -79,7 +81,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--temperature", type=float, default=0.8)
     parser.add_argument("--log-every", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--heldout", type=float, default=0.1, help="fraction of items kept out of training for val loss")
+    parser.add_argument("--heldout", type=float, default=0.1,
+                        help="fraction of items kept out of training for val loss")
     args = parser.parse_args(argv)
     if not 0 < args.prompt_frames < args.sample_frames:
         parser.error("need 0 < --prompt-frames < --sample-frames")
@@ -90,7 +93,9 @@ def main(argv: list[str] | None = None) -> dict:
     order = torch.randperm(len(items), generator=g).tolist()
     count = int(len(items) * args.heldout) if len(items) > 1 else 0
     heldout, items = [items[i] for i in order[:count]], [items[i] for i in order[count:]]
-    val_batch = batch_of(heldout, 4 * args.batch_size, args.frames, torch.Generator().manual_seed(1)) if heldout else None
+    val_batch = None
+    if heldout:
+        val_batch = batch_of(heldout, 4 * args.batch_size, args.frames, torch.Generator().manual_seed(1))
     vocab = Vocabulary(manifest["num_codebooks"], manifest["codebook_size"])
     max_frames = max(args.frames, args.sample_frames)
     model = MODELS[args.layout](vocab, args.dim, args.layers, args.heads, max_frames)
@@ -135,9 +140,11 @@ def main(argv: list[str] | None = None) -> dict:
     window = max(1, len(losses) // 10)
     summary = {
         "layout": args.layout, "steps": args.steps, "num_codebooks": vocab.num_codebooks,
-        "codebook_size": vocab.codebook_size, "items": len(items), "parameters": sum(p.numel() for p in model.parameters()),
+        "codebook_size": vocab.codebook_size, "items": len(items),
+        "parameters": sum(p.numel() for p in model.parameters()),
         "first_loss": round(sum(losses[:window]) / window, 4), "last_loss": round(sum(losses[-window:]) / window, 4),
-        "heldout_items": len(heldout), "first_val_loss": log[0].get("val_loss"), "last_val_loss": log[-1].get("val_loss"),
+        "heldout_items": len(heldout),
+        "first_val_loss": log[0].get("val_loss"), "last_val_loss": log[-1].get("val_loss"),
         "train_seconds": round(train_seconds, 1), "total_seconds": round(time.perf_counter() - began, 1),
         "samples": samples,
     }

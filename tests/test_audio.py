@@ -39,7 +39,7 @@ def test_bad_files_name_the_file(tmp_path):
             load_audio(tmp_path / name)
         message = str(info.value)
         assert message.startswith(str(tmp_path / name)) and problem in message and "\n" not in message
-    with pytest.raises(FileNotFoundError, match="missing.wav"):
+    with pytest.raises(FileNotFoundError, match=r"missing\.wav"):
         load_audio(tmp_path / "missing.wav")
 
 

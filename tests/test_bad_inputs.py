@@ -39,7 +39,8 @@ def wavs(tmp_path) -> Path:
 
 
 def escaping_manifest(tmp_path: Path, wavs: Path) -> Path:
-    rows = [{"path": "wavs/utt00.wav", "id": i} for i in ESCAPING_IDS if i] + [{"path": "wavs/utt01.wav", "id": "ok/one"}]
+    rows = [{"path": "wavs/utt00.wav", "id": i} for i in ESCAPING_IDS if i]
+    rows.append({"path": "wavs/utt01.wav", "id": "ok/one"})
     manifest = tmp_path / "m.jsonl"
     manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return manifest
@@ -51,7 +52,7 @@ def files_under(root: Path) -> set[Path]:
 
 @pytest.mark.parametrize("bad", ESCAPING_IDS)
 def test_safe_relative_refuses_escaping_names(bad):
-    with pytest.raises(ValueError, match="output directory|names no file"):
+    with pytest.raises(ValueError, match=r"output directory|names no file"):
         fileio.safe_relative(bad)
     with pytest.raises(ValueError):
         fileio.output_path("/tmp/out", bad, ".safetensors")
@@ -138,7 +139,8 @@ def test_detokenize_refuses_crafted_and_batched_tokens(tmp_path, model_dir):
     out = tmp_path / "wav"
     assert main(["detokenize", str(tok), "-o", str(out), "--model", str(model_dir), "--quiet"]) == 1
     assert sorted(p.name for p in out.glob("*.wav")) == ["single.wav"]
-    errors = {Path(e["input"]).name: e["error"] for e in map(json.loads, (out / "errors.jsonl").read_text().splitlines())}
+    lines = (out / "errors.jsonl").read_text().splitlines()
+    errors = {Path(e["input"]).name: e["error"] for e in map(json.loads, lines)}
     assert "batch of 2 items" in errors["batch2.safetensors"]
     assert "audio_lengths must be >= 0" in errors["negative.safetensors"]
 

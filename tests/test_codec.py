@@ -22,7 +22,8 @@ ARCHITECTURES = [
 ]
 
 
-@pytest.mark.parametrize("arch", ARCHITECTURES, ids=lambda a: f"{a['encoder']}-{a['decoder']}-{'causal' if a['causal'] else 'noncausal'}")
+@pytest.mark.parametrize("arch", ARCHITECTURES,
+                         ids=lambda a: f"{a['encoder']}-{a['decoder']}-{'causal' if a['causal'] else 'noncausal'}")
 def test_lengths_contract_and_batch_equivalence(arch):
     model = make_model(**arch)
     g = torch.Generator().manual_seed(1)
@@ -104,7 +105,7 @@ def test_pickle_checkpoint_is_refused_without_running_code(tmp_path, tiny_model)
     with pytest.raises(ValueError, match="pickle"):
         Codec.from_pretrained(ckpt)
     torch.save({"state": Payload()}, ckpt / "model.safetensors")
-    with pytest.raises(ValueError, match="model.safetensors"):
+    with pytest.raises(ValueError, match=r"model\.safetensors"):
         Codec.from_pretrained(ckpt)
     assert not marker.exists()
 
@@ -112,7 +113,7 @@ def test_pickle_checkpoint_is_refused_without_running_code(tmp_path, tiny_model)
 def test_corrupt_and_mismatched_checkpoints_raise_clearly(tmp_path, tiny_model):
     ckpt = tiny_model.save_pretrained(tmp_path / "ckpt")
     (ckpt / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json")
-    with pytest.raises(ValueError, match="model.safetensors"):
+    with pytest.raises(ValueError, match=r"model\.safetensors"):
         Codec.from_pretrained(ckpt)
     make_model(encoder="conv", decoder="conv").save_pretrained(tmp_path / "other")
     (tmp_path / "other" / "config.json").write_text((ckpt / "config.json").read_text())
@@ -130,7 +131,7 @@ def test_bad_tokens_raise_with_expected_values(tiny_model):
         tiny_model.detokenize(Tokens(**{**tokens.__dict__, "codes": bad_ids}))
     with pytest.raises(ValueError, match="num_codebooks must be in \\[1, 4\\]"):
         tiny_model.detokenize(torch.zeros(1, 5, 3, dtype=torch.long))
-    with pytest.raises(ValueError, match="frame_rate=25.0, this model expects 50.0"):
+    with pytest.raises(ValueError, match=r"frame_rate=25\.0, this model expects 50\.0"):
         tiny_model.detokenize(Tokens(**{**tokens.__dict__, "frame_rate": 25.0}))
     with pytest.raises(ValueError, match="other-model"):
         tiny_model.detokenize(Tokens(**{**tokens.__dict__, "model_id": "other-model"}))

@@ -12,7 +12,8 @@ def test_yaml_base_and_overrides(tmp_path):
     (tmp_path / "child.yaml").write_text("base: base.yaml\nquantizer:\n  num_codebooks: 6\n")
     data = load_yaml(tmp_path / "child.yaml", ["quantizer.codebook_size=256", "causal=true"])
     cfg = from_dict(CodecConfig, data)
-    assert (cfg.sample_rate, cfg.quantizer.num_codebooks, cfg.quantizer.codebook_size, cfg.causal) == (24000, 6, 256, True)
+    q = cfg.quantizer
+    assert (cfg.sample_rate, q.num_codebooks, q.codebook_size, cfg.causal) == (24000, 6, 256, True)
     assert from_dict(CodecConfig, to_dict(cfg)) == cfg
 
 
@@ -29,5 +30,6 @@ def test_unknown_keys_and_bad_values_raise():
 
 def test_default_is_the_4kbps_speech_config():
     cfg = CodecConfig()
-    assert (cfg.sample_rate, cfg.frame_rate, cfg.quantizer.num_codebooks, cfg.quantizer.codebook_size) == (16000, 50.0, 8, 1024)
+    q = cfg.quantizer
+    assert (cfg.sample_rate, cfg.frame_rate, q.num_codebooks, q.codebook_size) == (16000, 50.0, 8, 1024)
     assert cfg.bitrate == 4000

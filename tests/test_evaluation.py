@@ -62,7 +62,8 @@ def test_eval_end_to_end_writes_report(corpus, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["/usr/bin/codec", "eval", *argv])
     rc = _run_eval(argv)
     assert rc == 0
-    assert {"report.json", "report.md", "metrics_vs_codebooks.png", "spectrogram.png"} <= {p.name for p in out.iterdir()}
+    expected = {"report.json", "report.md", "metrics_vs_codebooks.png", "spectrogram.png"}
+    assert expected <= {p.name for p in out.iterdir()}
     report = json.loads((out / "report.json").read_text())
     systems = {s["name"]: s for s in report["systems"]}
     assert set(systems) == {"codec k=1", "codec k=2", "codec k=4"}  # requested 2 + coarse 1 + full 4
@@ -115,6 +116,7 @@ def test_alignment_recovers_a_known_delay():
     assert align_to_reference(ref, early, 16000).shape == ref.shape
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (HAVE_FFMPEG and HAVE_CODEC2), reason="needs apt packages ffmpeg and codec2")
 @pytest.mark.parametrize("baseline, max_mel, min_corr", [(Baseline("opus", 12000), 0.5, 0.3),
                                                          (Baseline("codec2", 3200), 1.2, 0.1)])
@@ -128,6 +130,7 @@ def test_baseline_roundtrip_is_aligned_and_plausible(baseline, max_mel, min_corr
     assert np.corrcoef(ref.numpy(), out.numpy())[0, 1] > min_corr
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (HAVE_FFMPEG and HAVE_CODEC2), reason="needs apt packages ffmpeg and codec2")
 def test_eval_with_baselines_has_their_rows(corpus, tmp_path):
     assert len(available_baselines().baselines) == 6

@@ -13,6 +13,7 @@ import soundfile as sf
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # runs `codec prep` in a subprocess, then trains
 
 
 def load_example(name: str):

@@ -192,13 +192,16 @@ def test_stale_partial_file_is_restarted_once(server, checkpoint):
     (directory / "model.safetensors.part").write_bytes(b"stale" * 20)
     reg = write_registry(directory.parent / "r.json", {"tiny": entry(server.url + "/m/", checkpoint)})
     assert (resolve("tiny", registry=reg) / "model.safetensors").read_bytes() == data
-    assert server.gets("/m/model.safetensors") == [("/m/model.safetensors", "bytes=100-"), ("/m/model.safetensors", None)]
+    expected = [("/m/model.safetensors", "bytes=100-"), ("/m/model.safetensors", None)]
+    assert server.gets("/m/model.safetensors") == expected
 
 
 def test_wrong_hash_is_refused_and_nothing_complete_remains(server, checkpoint, tmp_path):
     bad = "0" * 64
-    reg = write_registry(tmp_path / "r.json", {"tiny": entry(server.url + "/m/", checkpoint, **{"model.safetensors": bad})})
-    with pytest.raises(ChecksumError, match=f"model.safetensors.*expected {bad}, got {sha(checkpoint['model.safetensors'])}"):
+    reg = write_registry(tmp_path / "r.json",
+                         {"tiny": entry(server.url + "/m/", checkpoint, **{"model.safetensors": bad})})
+    good = sha(checkpoint["model.safetensors"])
+    with pytest.raises(ChecksumError, match=rf"model\.safetensors.*expected {bad}, got {good}"):
         resolve("tiny", registry=reg)
     directory = hub.url_cache_dir(server.url + "/m/")
     assert not (directory / "model.safetensors").exists() and not (directory / hub.MANIFEST).exists()
@@ -207,7 +210,7 @@ def test_wrong_hash_is_refused_and_nothing_complete_remains(server, checkpoint, 
 
 def test_server_error_then_retry_later_succeeds(server):
     server.fail.add("/m/model.safetensors")
-    with pytest.raises(DownloadError, match="HTTP 500.*gave up after 3 attempts"):
+    with pytest.raises(DownloadError, match=r"HTTP 500.*gave up after 3 attempts"):
         resolve(server.url + "/m/")
     assert len(server.gets("/m/model.safetensors")) == transfer.ATTEMPTS
     server.fail.clear()
@@ -216,7 +219,7 @@ def test_server_error_then_retry_later_succeeds(server):
 
 
 def test_offline(server, monkeypatch):
-    with pytest.raises(FileNotFoundError, match="offline: .* not .*in the cache"):
+    with pytest.raises(FileNotFoundError, match=r"offline: .* not .*in the cache"):
         resolve(server.url + "/m/", offline=True)
     directory = resolve(server.url + "/m/")
     count = len(server.requests)
@@ -230,14 +233,15 @@ def test_tampered_cache_is_downloaded_again(server, checkpoint, tmp_path):
     directory = resolve("tiny", registry=reg)
     weights = directory / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:-1] + b"x")
-    with pytest.raises(ChecksumError, match="model.safetensors: sha256 mismatch.*offline"):
+    with pytest.raises(ChecksumError, match=r"model\.safetensors: sha256 mismatch.*offline"):
         resolve("tiny", registry=reg, offline=True)
     with pytest.warns(UserWarning, match="deleting it and downloading it again"):
         assert resolve("tiny", registry=reg) == directory
     assert weights.read_bytes() == checkpoint["model.safetensors"]
     weights.write_bytes(b"tampered")  # and now the server serves a tampered file too
     server.files["/m/model.safetensors"] = b"tampered!"
-    with pytest.warns(UserWarning), pytest.raises(ChecksumError, match=f"expected {sha(checkpoint['model.safetensors'])}"):
+    expected = sha(checkpoint["model.safetensors"])
+    with pytest.warns(UserWarning), pytest.raises(ChecksumError, match=f"expected {expected}"):
         resolve("tiny", registry=reg)
     assert not weights.exists()
 
@@ -287,7 +291,8 @@ def test_packaged_registry_is_valid():
 @pytest.mark.parametrize("models, message", [
     ({"a": {"source": "ftp://x/", "files": {}}}, "expected hf://"),
     ({"a": {"source": "https://x/", "files": {"config.json": "0" * 64}}}, "missing \\['model.safetensors'\\]"),
-    ({"a": {"source": "https://x/", "files": {"config.json": "0" * 64, "model.safetensors": "xyz"}}}, "64 lowercase hex"),
+    ({"a": {"source": "https://x/", "files": {"config.json": "0" * 64, "model.safetensors": "xyz"}}},
+     "64 lowercase hex"),
     ({"a": {"source": "https://x/", "files": {"config.json": "0" * 64, "model.safetensors": "0" * 64,
                                                "../evil": "0" * 64}}}, "plain name"),
     ({"a": {"source": "hf://org/repo", "files": {}}}, "pin a revision"),
@@ -324,13 +329,13 @@ def test_user_entries_override_packaged_and_package_source(tmp_path, checkpoint,
     monkeypatch.setattr(registry, "PACKAGE_DIR", package)
     user = write_registry(tmp_path / "u.json", {"tiny": entry("https://example.invalid/x/", checkpoint)})
     monkeypatch.setenv("CODEC_REGISTRY", f"{tmp_path / 'nothing-here.json'}")
-    with pytest.raises(FileNotFoundError, match="nothing-here.json"):
+    with pytest.raises(FileNotFoundError, match=r"nothing-here\.json"):
         registry.load_registry()
     monkeypatch.setenv("CODEC_REGISTRY", str(user))
     assert registry.lookup("tiny").source == "https://example.invalid/x/"
     assert resolve("other") == package / "tiny"
     (package / "tiny" / "model.safetensors").write_bytes(b"changed")
-    with pytest.raises(ChecksumError, match="model.safetensors: sha256 mismatch.*reinstall"):
+    with pytest.raises(ChecksumError, match=r"model\.safetensors: sha256 mismatch.*reinstall"):
         resolve("other")
 
 
@@ -339,7 +344,7 @@ def test_local_directories_resolve_as_before(tmp_path, checkpoint):
     (tmp_path / "c" / "config.json").write_bytes(checkpoint["config.json"])
     assert resolve(tmp_path / "c") == tmp_path / "c"
     assert resolve(tmp_path / "c" / "config.json") == tmp_path / "c"
-    with pytest.raises(FileNotFoundError, match="no config.json"):
+    with pytest.raises(FileNotFoundError, match=r"no config\.json"):
         resolve(tmp_path)
     with pytest.raises(FileNotFoundError, match="no checkpoint directory at this path"):
         resolve(tmp_path / "missing")

@@ -149,13 +149,14 @@ def test_coarse_first_round_trip_and_order(data, draw, offset: int) -> None:
     semantic = draw.draw(st.integers(1, books))
     high = offset + books * size
     sep_id = draw.draw(st.none() | st.integers(high, high + 3))
-    out = coarse_first(codes, lengths, num_semantic_codebooks=semantic, codebook_size=size, offset=offset, sep_id=sep_id)
+    out = coarse_first(codes, lengths, num_semantic_codebooks=semantic, codebook_size=size, offset=offset,
+                       sep_id=sep_id)
     sep = int(sep_id is not None)
     assert out.ids.shape == (batch, books * frames + sep)
     assert torch.equal(out.lengths, books * lengths + sep)
     for b in range(batch):
         n = int(lengths[b])
-        ids = lambda ks: [offset + k * size + int(codes[b, k, f]) for f in range(n) for k in ks]  # noqa: E731
+        ids = lambda ks, b=b, n=n: [offset + k * size + int(codes[b, k, f]) for f in range(n) for k in ks]  # noqa: E731
         reference = ids(range(semantic)) + ([sep_id] if sep else []) + ids(range(semantic, books))
         row = out.ids[b].tolist()
         assert row[: len(reference)] == reference
@@ -322,7 +323,8 @@ LENGTHS = torch.tensor([3])
         (lambda: coarse_first(CODES, LENGTHS, codebook_size=4), "num_semantic_codebooks is required"),
         (lambda: coarse_first(CODES, LENGTHS, codebook_size=4, num_semantic_codebooks=3), r"must be in \[1, 2\]"),
         (lambda: coarse_first(CODES, LENGTHS, codebook_size=4, num_semantic_codebooks=0), "must be an int >= 1"),
-        (lambda: coarse_first(CODES, LENGTHS, codebook_size=4, num_semantic_codebooks=1, sep_id=2), "sep_id 2 collides"),
+        (lambda: coarse_first(CODES, LENGTHS, codebook_size=4, num_semantic_codebooks=1, sep_id=2),
+         "sep_id 2 collides"),
         (lambda: split_coarse_first(torch.tensor([[0, 8, 4]]), torch.tensor([3]), num_codebooks=2,
                                     num_semantic_codebooks=1, codebook_size=4),
          r"lengths\[0\] = 3 is not 2 \* frames \+ 0"),

@@ -76,7 +76,8 @@ def test_two_stage_views_and_inverse(data, draw, offset: int) -> None:
         assert int(out.coarse.lengths[b]) == len(stage1)
         fine = out.fine.ids[b].tolist()
         target = [i for i, t in zip(fine, out.fine_target[b].tolist()) if t]
-        assert target == [audio_id(offset, size, k, int(codes[b, k, f])) for f in range(n) for k in range(semantic, books)]
+        assert target == [audio_id(offset, size, k, int(codes[b, k, f]))
+                          for f in range(n) for k in range(semantic, books)]
         assert fine[: semantic * n + 1] == stage1 + [sep]
     assert_codes(from_two_stage(out), codes, lengths)
     # what two models would produce: stage 1's semantic codes, stage 2's acoustic codes
@@ -267,7 +268,8 @@ N = torch.tensor([3])
     ("call", "message"),
     [
         (lambda: sequential(C, [[1]], N, vocab=Vocabulary(3, 4, 10)), "codes have 2 codebooks, the Vocabulary 3"),
-        (lambda: sequential(make_tokens(C, N, 4), [[1]], vocab=Vocabulary(2, 8, 10)), "codebook_size 8 disagrees with the Tokens' 4"),
+        (lambda: sequential(make_tokens(C, N, 4), [[1]], vocab=Vocabulary(2, 8, 10)),
+         "codebook_size 8 disagrees with the Tokens' 4"),
         (lambda: sequential(C, [[10]], N, vocab=V), r"texts\[0\] has id 10, outside the text range \[0, 10\)"),
         (lambda: sequential(C, [[1], [2]], N, vocab=V), r"texts must have one entry per item \(1\), got 2"),
         (lambda: sequential(C, [[1]], N, vocab=None), "vocab must be a Vocabulary"),  # type: ignore[arg-type]
@@ -287,11 +289,14 @@ N = torch.tensor([3])
          "text_per_chunk must be an int >= 1"),
         (lambda: split_ratio_interleave(sequential(C, [[1]], N, vocab=V)), "text_per_chunk must be an int >= 1"),
         (lambda: padded_text(C, [[1, 2, 3, 4]], N, vocab=V), r"texts\[0\] has 4 ids, more than its 3 speech frames"),
-        (lambda: split_padded_text(torch.tensor([[[1, 20, 2], [10, 10, 10], [14, 14, 14]]]), torch.tensor([3]), vocab=V),
+        (lambda: split_padded_text(torch.tensor([[[1, 20, 2], [10, 10, 10], [14, 14, 14]]]), torch.tensor([3]),
+                                   vocab=V),
          r"ids\[0, 0, 2\] = 2 is text after the padding began at frame 1"),
-        (lambda: split_padded_text(torch.tensor([[[1, 20, 20], [10, 10, 10], [14, 9, 14]]]), torch.tensor([3]), vocab=V),
+        (lambda: split_padded_text(torch.tensor([[[1, 20, 20], [10, 10, 10], [14, 9, 14]]]), torch.tensor([3]),
+                                   vocab=V),
          r"ids\[0, 1 \+ 1, 1\] = 9 is outside codebook 1's range \[14, 18\)"),
-        (lambda: split_padded_text(torch.tensor([[[1, 19, 20], [10, 10, 10], [14, 14, 14]]]), torch.tensor([3]), vocab=V),
+        (lambda: split_padded_text(torch.tensor([[[1, 19, 20], [10, 10, 10], [14, 14, 14]]]), torch.tensor([3]),
+                                   vocab=V),
          r"ids\[0, 0, 1\] = 19 is neither a text id nor the pad 20"),
         (lambda: split_padded_text(torch.zeros(1, 2, 3, dtype=torch.int64), torch.tensor([3]), vocab=V),
          r"ids must have 1 \+ 2 rows"),
@@ -311,7 +316,8 @@ N = torch.tensor([3])
          r"ids\[0, 0, 1\] = 3 is outside codebook 1's range \[4, 8\)"),
         (lambda: undepth(torch.tensor([[[0, 4]]]), torch.tensor([1])), "codebook_size is required"),
         (lambda: frame_inputs(depth(C, N, codebook_size=4), 5), "bos_id 5 collides with the audio id range"),
-        (lambda: from_within_frame(torch.zeros(2, 2, dtype=torch.int64), like=within_frame(depth(C, N, codebook_size=4))),
+        (lambda: from_within_frame(torch.zeros(2, 2, dtype=torch.int64),
+                                   like=within_frame(depth(C, N, codebook_size=4))),
          r"rows must have shape \(3, 2\)"),
         (lambda: from_within_frame(torch.full((3, 2), 9), like=within_frame(depth(C, N, codebook_size=4))),
          r"ids\[0, 0, 0\] = 9 is outside codebook 0's range \[0, 4\)"),

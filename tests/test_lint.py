@@ -1,4 +1,4 @@
-"""ruff (configured in pyproject.toml) is clean on the model-side packages; the rest of codec/ follows."""
+"""ruff (configured in pyproject.toml) is clean on the whole repository; pyright (~1 min) runs in .ci/run."""
 
 from __future__ import annotations
 
@@ -7,14 +7,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CLEAN = ["codec/config.py", "codec/schema.py", "codec/streaming.py", "codec/longform.py", "codec/models",
-         "codec/quantization", "codec/nn", "codec/train/loop.py", "codec/train/step.py", "codec/train/config.py",
-         "tests/test_architecture.py", "tests/test_config_validation.py", "tests/test_golden.py",
-         "tests/test_imports.py", "tests/test_new_kinds.py", "tests/test_nn.py", "tests/test_quantizers.py"]
 
 
-def test_ruff_is_clean_on_the_model_side():
+def test_ruff_is_clean():
     ruff = Path(sys.executable).parent / "ruff"
-    run = subprocess.run([str(ruff), "check", "--output-format", "concise", *CLEAN], cwd=ROOT,
+    run = subprocess.run([str(ruff), "check", "--output-format", "concise", "."], cwd=ROOT,
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-1000:]

@@ -52,7 +52,7 @@ def test_noncausal_windows_give_one_shot_codes_away_from_seams(long_file):
 @pytest.mark.parametrize("arch", [dict(encoder="frame", decoder="vocoder"), dict(encoder="conv", decoder="conv")],
                          ids=["frame-vocoder", "conv-conv"])
 def test_causal_long_form_streams_exactly(long_file, arch, tmp_path):
-    path, wav = long_file
+    _, wav = long_file
     model = make_model(causal=True, **arch)
     short = wav[: 16000 * 12 + 77]
     sf.write(str(tmp_path / "short.wav"), short.numpy(), 16000, subtype="FLOAT")
@@ -148,6 +148,7 @@ def _extra_rss_kib(path: Path, causal: bool) -> int:
     return json.loads(out.stdout.strip().splitlines()[-1])["extra_kib"]
 
 
+@pytest.mark.slow
 def test_memory_is_bounded_by_the_window(tmp_path):
     """Non-causal windows (the causal path streams the same blocks through smaller state)."""
     directory, causal = tmp_path, False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import pairwise
 
 import pytest
 import torch
@@ -60,7 +61,7 @@ def test_mel_loss_monotonic_in_noise(mel_loss: MultiScaleMelLoss) -> None:
     noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(1))
     values = [mel_loss(x + level * noise, x).item() for level in (0.0, 0.003, 0.03, 0.3)]
     assert values[0] == pytest.approx(0.0, abs=1e-6)
-    assert all(a < b for a, b in zip(values, values[1:])), values
+    assert all(a < b for a, b in pairwise(values)), values
 
 
 def test_mel_loss_gradient_flows_to_estimate(mel_loss: MultiScaleMelLoss) -> None:

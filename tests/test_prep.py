@@ -96,6 +96,7 @@ def state(pid: int) -> str:
         return "Z"
 
 
+@pytest.mark.slow
 def test_shards_manifest_errors_and_codes(corpus, model_dir, reference):
     shards = sorted(p.name for p in reference.glob("shard-*.parquet"))
     assert shards == [f"shard-{i:05d}.parquet" for i in range(11)]  # 202 items / 20
@@ -128,6 +129,7 @@ def test_shards_manifest_errors_and_codes(corpus, model_dir, reference):
         assert row["sample_rate"] == sf.info(row["path"]).samplerate and row["text"] is None
 
 
+@pytest.mark.slow
 def test_kill_midway_then_resume_equals_uninterrupted(tmp_path, corpus, model_dir, reference):
     out = tmp_path / "out"
     proc = prep_process([str(corpus), "-o", str(out), "--model", str(model_dir), "--shard-size", str(SHARD_SIZE),
@@ -161,9 +163,11 @@ def test_kill_midway_then_resume_equals_uninterrupted(tmp_path, corpus, model_di
     assert again.shards_written == [] and len(again.shards_skipped) == 11
 
 
+@pytest.mark.slow
 def test_two_ranks_match_one_rank(tmp_path, corpus, model_dir, reference):
     out = tmp_path / "out"
-    args = [str(corpus), "-o", str(out), "--model", str(model_dir), "--shard-size", str(SHARD_SIZE), "--num-workers", "0"]
+    args = [str(corpus), "-o", str(out), "--model", str(model_dir), "--shard-size", str(SHARD_SIZE),
+            "--num-workers", "0"]
     proc = prep_process(args, {"RANK": "1", "WORLD_SIZE": "2"})  # the variables torchrun sets
     rank0 = tokenize_corpus([str(corpus)], out, str(model_dir), shard_size=SHARD_SIZE, num_workers=0,
                             rank=0, world_size=2)
@@ -241,4 +245,5 @@ def test_datasets_split_as_input(tmp_path, tiny_model):
         ("u0", "hello 0", "0", "u0.wav"), ("u1", "hello 1", "1", "u1.wav"), ("u3", "hello 3", "1", "u3.wav")]
     with pytest.raises(PrepFailed, match="1 item"):  # a resumed run still knows the failures of finished shards
         tokenize_corpus(FakeSplit(rows), tmp_path, tiny_model, shard_size=2, num_workers=0, strict=True)
-    assert got[1]["n_frames"] == 15 and json.loads((tmp_path / "manifest.json").read_text())["checkpoint_sha256"] is None
+    assert got[1]["n_frames"] == 15
+    assert json.loads((tmp_path / "manifest.json").read_text())["checkpoint_sha256"] is None

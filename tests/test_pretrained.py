@@ -11,6 +11,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
+import pytest
 import soundfile as sf
 import torch
 
@@ -45,6 +46,7 @@ def test_load_by_name_offline_round_trip(tmp_path, monkeypatch):
     assert audio.shape == (1, 1, 20800) and torch.isfinite(audio).all() and audio.abs().max() > 0
 
 
+@pytest.mark.slow
 def test_non_editable_install_loads_the_shipped_model(tmp_path):
     wheel_dir, target, source = tmp_path / "wheel", tmp_path / "site", tmp_path / "src"
     # Build from a copy: setuptools writes build/ into the source tree and reuses stale files found there.
@@ -84,6 +86,7 @@ def test_non_editable_install_loads_the_shipped_model(tmp_path):
     assert run.returncode != 0 and "model.safetensors" in run.stderr and "reinstall" in run.stderr
 
 
+@pytest.mark.slow
 def test_finetune_recipe_continues_from_the_shipped_release(tmp_path):
     from codec.train.config import load_train_config
     from codec.train.loop import train

@@ -65,7 +65,8 @@ def test_reset_restores_the_initial_state():
     audio = speechlike(0.4)[None, None]
     with model.streaming(1):
         first = _stream(model, audio, [5, 15])
-        _stream(model, speechlike(0.3, seed=4)[None, None], [3, 12])  # leaves state behind (flush resets the decoder only)
+        # leaves state behind (flush resets the decoder only)
+        _stream(model, speechlike(0.3, seed=4)[None, None], [3, 12])
         model.encode_chunk(speechlike(0.1, seed=5)[None, None])
         model.reset_streaming()
         second = _stream(model, audio, [5, 15])
@@ -75,7 +76,7 @@ def test_reset_restores_the_initial_state():
 def test_chunks_must_hold_whole_frames():
     model = make_model(**CAUSAL[0])
     with model.streaming(2):
-        with pytest.raises(ValueError, match="multiple of frame_size 320.*buffer"):
+        with pytest.raises(ValueError, match=r"multiple of frame_size 320.*buffer"):
             model.encode_chunk(torch.zeros(2, 1, 500))
         with pytest.raises(ValueError, match=r"\[2, 1, T\]"):
             model.encode_chunk(torch.zeros(1, 1, 320))

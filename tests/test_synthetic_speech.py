@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,7 @@ def corpus(tmp_path_factory):
     return out, manifest, _read(manifest)
 
 
+@pytest.mark.slow
 def test_manifest_layout(corpus):
     out, manifest, recs = corpus
     assert manifest == out / "manifest.jsonl"
@@ -52,6 +54,7 @@ def test_manifest_layout(corpus):
     assert not list(out.rglob("*.tmp"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ENGINES)
 def test_engine_audio_and_alignment(corpus, engine):
     if engine not in AVAILABLE:
@@ -74,13 +77,14 @@ def test_engine_audio_and_alignment(corpus, engine):
             prev = end
         assert ali[0][0] >= 0.0 and abs(ali[-1][1] - r["duration"]) <= 0.05
         # speech (non-silence) should be louder than the labelled silences
-        seg = lambda s, e: audio[int(s * sr):int(e * sr)]  # noqa: E731
+        seg = lambda s, e, audio=audio, sr=sr: audio[int(s * sr):int(e * sr)]  # noqa: E731
         speech = np.concatenate([seg(s, e) for s, e, p in ali if p != "sil"])
         sil = np.concatenate([seg(s, e) for s, e, p in ali if p == "sil"] + [speech[:0]])
         if len(sil) > 0.05 * sr:
             assert np.mean(speech ** 2) > 10 * np.mean(sil ** 2)
 
 
+@pytest.mark.slow
 def test_deterministic_and_resume(corpus, tmp_path):
     out, manifest, recs = corpus
     again = ss.generate_corpus(tmp_path, num_utterances=len(recs), seed=3, engines=AVAILABLE)
@@ -92,6 +96,7 @@ def test_deterministic_and_resume(corpus, tmp_path):
     assert mtimes == {r["id"]: (out / r["path"]).stat().st_mtime_ns for r in recs}
 
 
+@pytest.mark.slow
 def test_heldout_speakers(tmp_path):
     if "espeak" not in AVAILABLE:
         pytest.skip("espeak-ng not installed")
@@ -125,7 +130,7 @@ def test_unify_alignment():
     ali = te.unify_alignment(segs, lambda r: te.map_arpa(r) or te.map_ipa(r), 1.0)
     assert [p for _, _, p in ali] == ["sil", "hh", "ay", "er", "sil"]
     assert ali[0][0] == 0.0 and ali[-1][1] == 1.0
-    assert all(a[1] == b[0] for a, b in zip(ali, ali[1:]))
+    assert all(a[1] == b[0] for a, b in pairwise(ali))
 
 
 def test_text_cleaning_and_fallback(tmp_path):
@@ -137,12 +142,14 @@ def test_text_cleaning_and_fallback(tmp_path):
         sorted(ss.BUILTIN_SENTENCES))
 
 
+@pytest.mark.slow
 def test_cli_help():
     r = subprocess.run([sys.executable, str(ROOT / "recipes/data/synthetic_speech.py"), "--help"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "--num-utterances" in r.stdout and "--heldout-speakers" in r.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
 def test_cli_main_small_run(tmp_path):
     ss.main([str(tmp_path), "--num-utterances", "2", "--engines", "espeak", "--jobs", "1",

@@ -49,7 +49,7 @@ def test_unbatch_and_cat_are_inverse():
 def test_load_rejects_other_files(tmp_path):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"garbage")
-    with pytest.raises(ValueError, match="bad.safetensors: not a tokens file"):
+    with pytest.raises(ValueError, match=r"bad\.safetensors: not a tokens file"):
         Tokens.load(bad)
     from safetensors.torch import save_file
 

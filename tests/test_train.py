@@ -58,6 +58,7 @@ def metrics_at(run_dir: Path, step: int) -> dict:
     return [r for r in rows if r["step"] == step and r["split"] == "train"][-1]
 
 
+@pytest.mark.slow
 def test_tiny_run_checkpoints_and_resumes_exactly(tmp_path):
     manifest = write_corpus(tmp_path / "data")
     recipe = ROOT / "recipes" / "tiny.yaml"
@@ -79,6 +80,7 @@ def test_tiny_run_checkpoints_and_resumes_exactly(tmp_path):
         assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-6), key
 
 
+@pytest.mark.slow
 def test_bf16_autocast_step_runs(tmp_path):
     """The GPU path (bf16 autocast) exercised on the CPU: every loss finite after a GAN step."""
     manifest = write_corpus(tmp_path / "data", count=2)
@@ -89,6 +91,7 @@ def test_bf16_autocast_step_runs(tmp_path):
     assert all(torch.isfinite(torch.tensor(v)) for v in result.metrics.values())
 
 
+@pytest.mark.slow
 def test_bad_files_are_skipped_and_counted(tmp_path, caplog):
     manifest = write_corpus(tmp_path / "data", count=3, bad=True)
     cfg = load_train_config(ROOT / "recipes" / "tiny.yaml", tiny_overrides(tmp_path / "run", manifest, 4)
@@ -98,6 +101,7 @@ def test_bad_files_are_skipped_and_counted(tmp_path, caplog):
     assert metrics_at(tmp_path / "run", 4)["data/skipped_items"] > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["torchaudio", "precomputed", "phones"])
 def test_each_teacher_adapter_trains(tmp_path, kind):
     manifest = write_corpus(tmp_path / "data", count=2)
@@ -115,6 +119,7 @@ def test_each_teacher_adapter_trains(tmp_path, kind):
     assert result.metrics["loss/distill"] > 0
 
 
+@pytest.mark.slow
 def test_export_folds_weight_norm_and_finetune_starts_from_it(tmp_path):
     manifest = write_corpus(tmp_path / "data", count=2)
     base = tiny_overrides(tmp_path / "run", manifest, 1) + ["model.encoder.kind=conv", "model.decoder.kind=conv",
@@ -137,6 +142,7 @@ def test_export_folds_weight_norm_and_finetune_starts_from_it(tmp_path):
     assert train(load_train_config(ROOT / "recipes" / "tiny.yaml", tuned)).step == 1
 
 
+@pytest.mark.slow
 def test_torchrun_two_process_gloo_keeps_replicas_identical(tmp_path):
     if shutil.which("torchrun", path=str(Path(sys.executable).parent)) is None:
         pytest.fail("torchrun is not installed beside the interpreter")
@@ -158,6 +164,7 @@ def test_all_recipes_load():
         from_dict(TrainConfig, {"optim": {"learning_rate": 1}})
 
 
+@pytest.mark.slow
 def test_librispeech_manifest_builder(tmp_path):
     chapter = tmp_path / "LibriSpeech" / "train" / "19" / "198"
     chapter.mkdir(parents=True)
@@ -176,6 +183,7 @@ def test_librispeech_manifest_builder(tmp_path):
     assert all(r.path.is_file() for r in rows)
 
 
+@pytest.mark.slow
 def test_cpu_budget_stops_the_run_and_is_kept_across_resume(tmp_path):
     manifest = write_corpus(tmp_path / "data")
     recipe = ROOT / "recipes" / "tiny.yaml"
@@ -190,6 +198,7 @@ def test_cpu_budget_stops_the_run_and_is_kept_across_resume(tmp_path):
     assert again.step == result.step + 1
 
 
+@pytest.mark.slow
 def test_discriminator_sub_crop_trains_and_is_a_window_of_the_segment(tmp_path):
     from codec.train.step import _judge_window
 

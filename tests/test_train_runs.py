@@ -7,9 +7,13 @@ import logging
 import shutil
 from pathlib import Path
 
+import pytest
+
 from codec.train.config import load_train_config
 from codec.train.loop import train
 from tests.test_train import ROOT, tiny_overrides, write_corpus
+
+pytestmark = pytest.mark.slow  # every test trains
 
 
 def test_resume_after_a_crash_logs_each_step_once(tmp_path):

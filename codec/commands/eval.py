@@ -52,7 +52,8 @@ def _int_list(text: str) -> list[int]:
 def invocation() -> str:
     """The command line of this process as typed (`python -m codec` for the module form)."""
     program = Path(sys.argv[0]).name
-    return shlex.join(["python", "-m", "codec"] if program == "__main__.py" else [program]) + " " + shlex.join(sys.argv[1:])
+    command = ["python", "-m", "codec"] if program == "__main__.py" else [program]
+    return shlex.join(command) + " " + shlex.join(sys.argv[1:])
 
 
 def run(args: argparse.Namespace) -> int:

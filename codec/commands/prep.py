@@ -42,7 +42,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     cmd.add_argument("-o", "--out-dir", required=True, type=Path, help="directory for shards and manifest.json")
     cmd.add_argument("--model", help="checkpoint directory (or registered name); required unless --merge-only")
     cmd.add_argument("--num-codebooks", type=int, default=None, help="keep the first K codebooks (default: all)")
-    cmd.add_argument("--shard-size", type=int, default=1000, help="items per shard (default 1000); keep it when resuming")
+    cmd.add_argument("--shard-size", type=int, default=1000,
+                     help="items per shard (default 1000); keep it when resuming")
     cmd.add_argument("--batch-size", type=int, default=16, help="utterances per model call (default 16)")
     cmd.add_argument("--num-workers", type=int, default=2, help="audio-decoding processes (default 2; 0 = in-process)")
     cmd.add_argument("--rank", type=int, default=None, help="this process's rank (default: $RANK or 0)")
@@ -51,7 +52,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                      help="torch device, e.g. cpu, cuda, cuda:1; 'cuda-local' = cuda:$LOCAL_RANK (default cpu)")
     cmd.add_argument("--strict", action="store_true", help="exit with status 1 if any item failed")
     cmd.add_argument("--quiet", action="store_true", help="no progress bar or summary (errors are still printed)")
-    cmd.add_argument("--merge-only", action="store_true", help="only write manifest.json + errors.jsonl from the shards")
+    cmd.add_argument("--merge-only", action="store_true",
+                     help="only write manifest.json + errors.jsonl from the shards")
     return cmd
 
 
@@ -80,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
     if report.manifest:
         print(f"wrote {report.manifest}", file=sys.stderr)
     else:
-        print("other ranks still running: the last to finish writes manifest.json (or use --merge-only)", file=sys.stderr)
+        print("other ranks still running: the last to finish writes manifest.json (or use --merge-only)",
+              file=sys.stderr)
     return 1 if args.strict and report.errors else 0
 
 

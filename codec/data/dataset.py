@@ -77,27 +77,27 @@ class CropDataset(Dataset):
         wav = torch.nn.functional.pad(wav, (0, self.segment_samples - length))
         start_s = start / info.samplerate
         frames = int(np.ceil(self.segment_samples * self.frame_rate / self.sample_rate))
-        phones = self._phones(utt, start_s, frames) if self.phone_ids is not None else None
-        teacher = self._teacher(utt, start_s, frames) if self.teacher_suffix else None
+        phones = self._phones(utt, self.phone_ids, start_s, frames) if self.phone_ids is not None else None
+        teacher = self._teacher(utt, self.teacher_suffix, start_s, frames) if self.teacher_suffix else None
         return Crop(wav, length, phones, teacher)
 
-    def _phones(self, utt: Utterance, start_s: float, frames: int) -> torch.Tensor:
+    def _phones(self, utt: Utterance, phone_ids: dict[str, int], start_s: float, frames: int) -> torch.Tensor:
         labels = torch.full((frames,), -1, dtype=torch.long)
         for begin, end, phone in utt.alignment or ():
             first = int(np.ceil((begin - start_s) * self.frame_rate - 0.5))
             last = int(np.ceil((end - start_s) * self.frame_rate - 0.5))
-            if phone in self.phone_ids and last > 0 and first < frames:
-                labels[max(first, 0) : min(last, frames)] = self.phone_ids[phone]
+            if phone in phone_ids and last > 0 and first < frames:
+                labels[max(first, 0) : min(last, frames)] = phone_ids[phone]
         return labels
 
-    def _teacher(self, utt: Utterance, start_s: float, frames: int) -> torch.Tensor:
-        path = teacher_feature_path(utt.path, self.teacher_suffix)
+    def _teacher(self, utt: Utterance, suffix: str, start_s: float, frames: int) -> torch.Tensor:
+        path = teacher_feature_path(utt.path, suffix)
         from safetensors.torch import load_file
 
         stored = load_file(str(path))
         feats, rate = stored["features"], float(stored["frame_rate"])
-        first = int(round(start_s * rate))
-        count = int(round(frames * rate / self.frame_rate))
+        first = round(start_s * rate)
+        count = round(frames * rate / self.frame_rate)
         out = feats[first : first + count]
         return torch.nn.functional.pad(out, (0, 0, 0, count - out.shape[0]))
 
@@ -113,12 +113,13 @@ def collate(crops: list[Crop | None]) -> Batch:
     skipped = len(crops) - len(good)
     if not good:
         return Batch(torch.zeros(0, 1, 0), torch.zeros(0, dtype=torch.long), None, None, skipped)
-    phones = torch.stack([c.phones for c in good]) if good[0].phones is not None else None
-    teacher = None
-    if good[0].teacher is not None:
-        count = max(c.teacher.shape[0] for c in good)
-        teacher = torch.stack([torch.nn.functional.pad(c.teacher, (0, 0, 0, count - c.teacher.shape[0])) for c in good])
-    return Batch(torch.stack([c.audio for c in good]), torch.tensor([c.length for c in good]), phones, teacher, skipped)
+    # one dataset gives every crop the same targets: all or none have phones (and teacher features)
+    phones = [c.phones for c in good if c.phones is not None]
+    teachers = [c.teacher for c in good if c.teacher is not None]
+    count = max((t.shape[0] for t in teachers), default=0)
+    padded = [torch.nn.functional.pad(t, (0, 0, 0, count - t.shape[0])) for t in teachers]
+    return Batch(torch.stack([c.audio for c in good]), torch.tensor([c.length for c in good]),
+                 torch.stack(phones) if phones else None, torch.stack(padded) if padded else None, skipped)
 
 
 class StepSampler(torch.utils.data.Sampler):

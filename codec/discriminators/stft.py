@@ -44,6 +44,8 @@ def _band_stack(channels: int, num_strided: int) -> nn.ModuleList:
 class STFTDiscriminator(nn.Module):
     """Complex-STFT discriminator at one window length (Hann window, hop = window * hop_factor)."""
 
+    window: torch.Tensor
+
     def __init__(
         self,
         window_length: int,
@@ -83,7 +85,7 @@ class STFTDiscriminator(nn.Module):
         band_outputs = []
         for (start, stop), stack in zip(self.bands, self.stacks):
             x = spec[..., start:stop]
-            for conv in stack:
+            for conv in stack.children():  # the band's ModuleList, in order
                 x = F.leaky_relu(conv(x), LEAKY_SLOPE)
                 features.append(x)
             band_outputs.append(x)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 
@@ -94,8 +95,23 @@ def _first_bad(bad: torch.Tensor) -> tuple[int, int]:
     return b, p
 
 
+class _IdsResult(Protocol):
+    """What _unpack_ids reads from a layout result (FlatTokens, InterleavedTokens)."""
+
+    @property
+    def ids(self) -> torch.Tensor: ...
+    @property
+    def lengths(self) -> torch.Tensor: ...
+    @property
+    def num_codebooks(self) -> int: ...
+    @property
+    def codebook_size(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+
+
 def _unpack_ids(
-    source: object, result_type: type, lengths: torch.Tensor | None, num_codebooks: int | None,
+    source: object, result_type: type[_IdsResult], lengths: torch.Tensor | None, num_codebooks: int | None,
     codebook_size: int | None, offset: int,
 ) -> tuple[torch.Tensor, torch.Tensor, int, int, int]:
     """Validated (ids [B, N], lengths, num_codebooks, codebook_size, offset) of a layout result or raw ids."""
@@ -116,7 +132,7 @@ def _unpack_ids(
 
 
 def _check_frame_rate(frame_rate: object) -> float:
-    if frame_rate is None or isinstance(frame_rate, bool) or not isinstance(frame_rate, (int, float)) or frame_rate <= 0:
+    if isinstance(frame_rate, bool) or not isinstance(frame_rate, (int, float)) or frame_rate <= 0:
         raise ValueError(f"frame_rate must be a positive number (frames per second), got {frame_rate!r}")
     return float(frame_rate)
 
@@ -181,6 +197,7 @@ def _audio_codes(
         b, k, f = (int(i) for i in bad.nonzero()[0])
         lo = int(low[0, k, 0])
         raise ValueError(
-            f"{where.format(b=b, k=k, f=f)} = {int(ids[b, k, f])} is outside codebook {k}'s range [{lo}, {lo + codebook_size})"
+            f"{where.format(b=b, k=k, f=f)} = {int(ids[b, k, f])} is outside codebook {k}'s range "
+            f"[{lo}, {lo + codebook_size})"
         )
     return (ids - low).masked_fill(~valid, 0).contiguous()

@@ -64,7 +64,7 @@ def parallel(
     *,
     pad_id: int = -1,
 ) -> DelayedTokens:
-    """The parallel pattern: `delay` with every delay 0, so step t holds all K codes of frame t; invert with `undelay`."""
+    """The parallel pattern: `delay` with every delay 0 (step t holds all K codes of frame t); invert with `undelay`."""
     books = codes.num_codebooks if isinstance(codes, Tokens) else _check_ids("codes", codes, 3).shape[1]
     return delay(codes, lengths, delays=(0,) * books, pad_id=pad_id)
 

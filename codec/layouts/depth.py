@@ -25,7 +25,7 @@ from codec.tokens import Tokens
 
 @dataclass(frozen=True)
 class DepthTokens:
-    """Per-frame groups ids [B, F, K] (`ids[b, f, k] = offset + k * codebook_size + code`); padding frames hold `pad_id`."""
+    """Per-frame groups ids [B, F, K] (`ids[b, f, k] = offset + k * codebook_size + code`); padding holds `pad_id`."""
 
     ids: torch.Tensor
     lengths: torch.Tensor

@@ -106,8 +106,10 @@ def ratio_interleave(
     return _build(rows, device, vocab, n, m)
 
 
-def _unpack_stream(stream: TextSpeechTokens | torch.Tensor, lengths: torch.Tensor | None,
-                   vocab: Vocabulary | None, **settings: int | None) -> tuple[torch.Tensor, torch.Tensor, Vocabulary, dict]:
+def _unpack_stream(
+    stream: TextSpeechTokens | torch.Tensor, lengths: torch.Tensor | None, vocab: Vocabulary | None,
+    **settings: int | None,
+) -> tuple[torch.Tensor, torch.Tensor, Vocabulary, dict]:
     if isinstance(stream, TextSpeechTokens):
         if lengths is not None or vocab is not None or any(v is not None for v in settings.values()):
             raise ValueError(f"pass lengths/vocab/{'/'.join(settings) or 'settings'} only with a raw ids tensor")

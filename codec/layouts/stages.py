@@ -69,7 +69,8 @@ def join_stages(semantic: CodeBatch, acoustic: CodeBatch) -> CodeBatch:
     """Stack stage-1 semantic codes [B, S, F] over stage-2 acoustic codes [B, K - S, F] into codes [B, K, F]."""
     for name, part in (("semantic", semantic), ("acoustic", acoustic)):
         if not isinstance(part, CodeBatch):
-            raise ValueError(f"{name} must be a CodeBatch (e.g. from unflatten / split_coarse_first), got {type(part).__name__}")
+            raise ValueError(
+                f"{name} must be a CodeBatch (e.g. from unflatten / split_coarse_first), got {type(part).__name__}")
         _check_ids(f"{name}.codes", part.codes, 3)
         _check_lengths(part.lengths, part.codes.shape[0], part.codes.shape[2], part.codes.device, "frames")
     if semantic.codes.shape[0] != acoustic.codes.shape[0]:

@@ -103,7 +103,8 @@ def _place_words(b: int, words: Alignment, frames: int, rate: float, vocab: Voca
         if not ids:
             raise ValueError(f"alignments[{b}][{w}] has no text ids (an empty word cannot be recovered)")
         if start < previous_end - 1e-9:
-            raise ValueError(f"alignments[{b}][{w}] starts at {start} s, before the previous word ends ({previous_end} s)")
+            raise ValueError(
+                f"alignments[{b}][{w}] starts at {start} s, before the previous word ends ({previous_end} s)")
         anchor = _anchor_frame(start, rate)
         if anchor >= frames:
             raise ValueError(
@@ -117,7 +118,8 @@ def _place_words(b: int, words: Alignment, frames: int, rate: float, vocab: Voca
         row += [vocab.pad_id] * (anchor - len(row)) + ids
         if len(row) > frames:
             raise ValueError(
-                f"alignments[{b}][{w}] has {len(ids)} text ids from frame {anchor}, past the end of item {b}'s {frames} frames"
+                f"alignments[{b}][{w}] has {len(ids)} text ids from frame {anchor}, "
+                f"past the end of item {b}'s {frames} frames"
             )
         previous_end = end
     return row

@@ -20,7 +20,6 @@ from codec.layouts._checks import (
 )
 from codec.tokens import Tokens
 
-
 Alignment = Sequence[tuple[float, float, Sequence[int]]]
 
 
@@ -56,7 +55,7 @@ def interleave_text(
     codes, lengths, size = _unpack(codes, lengths, codebook_size)
     frame_rate = _check_frame_rate(frame_rate)
     _check_int("offset", offset, 0)
-    batch, books, frames = codes.shape
+    batch, books, _ = codes.shape
     high = offset + books * size
     _check_pad("pad_id", pad_id, offset, high)
     if len(alignments) != batch:

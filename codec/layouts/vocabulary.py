@@ -10,7 +10,6 @@ import torch
 from codec.layouts._checks import _check_int, _unpack
 from codec.tokens import Tokens
 
-
 _SPECIAL_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
 
 @dataclass(frozen=True)
@@ -68,7 +67,8 @@ class Vocabulary:
         start = self.codebook_offset(k)
         if isinstance(code, torch.Tensor):
             if code.numel() and (int(code.min()) < 0 or int(code.max()) >= self.codebook_size):
-                raise ValueError(f"codes must be in [0, {self.codebook_size}), got [{int(code.min())}, {int(code.max())}]")
+                raise ValueError(
+                    f"codes must be in [0, {self.codebook_size}), got [{int(code.min())}, {int(code.max())}]")
             return code.to(torch.int64) + start
         if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code < self.codebook_size:
             raise ValueError(f"code must be in [0, {self.codebook_size}), got {code!r}")

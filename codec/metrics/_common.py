@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Union
 
 import numpy as np
 import torch
 
-ArrayLike = Union[torch.Tensor, np.ndarray]
-IntSequence = Union[torch.Tensor, np.ndarray, Sequence[int]]
+ArrayLike = torch.Tensor | np.ndarray
+IntSequence = torch.Tensor | np.ndarray | Sequence[int]
 
 SI_SDR_EPS = 1e-8
 

@@ -22,7 +22,7 @@ STFT_WINDOWS_MS = (32.0, 64.0, 128.0)
 
 def _fft_size(sample_rate: int, window_ms: float) -> int:
     """Window / FFT length in samples for `window_ms` at `sample_rate`."""
-    return max(8, int(round(window_ms * sample_rate / 1000.0)))
+    return max(8, round(window_ms * sample_rate / 1000.0))
 
 
 @lru_cache(maxsize=32)
@@ -67,7 +67,7 @@ def _log10_floor(x: torch.Tensor) -> torch.Tensor:
 def _log_mel(x: torch.Tensor, sample_rate: int, window_ms: float) -> torch.Tensor:
     """log10 mel magnitude [frames, n_mels] at one resolution."""
     n_fft = _fft_size(sample_rate, window_ms)
-    n_mels = int(round(MEL_BANDS * window_ms / MEL_WINDOW_MS))
+    n_mels = round(MEL_BANDS * window_ms / MEL_WINDOW_MS)
     mel = _magnitude(x, n_fft) @ _mel_fbank(n_fft, n_mels, sample_rate).to(x.device)
     return _log10_floor(mel)
 

@@ -11,6 +11,7 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -21,6 +22,9 @@ from codec.onnx.files import FORMAT, FORMAT_VERSION, GRAPH_FILES, MANIFEST, requ
 from codec.onnx.streaming import OnnxStreamingSession
 from codec.tokens import Tokens
 from codec.weights import sha256_file
+
+if TYPE_CHECKING:
+    from onnxruntime import InferenceSession
 
 
 def read_manifest(directory: Path) -> dict:
@@ -57,7 +61,7 @@ class OnnxCodec:
         if manifest.get("streaming"):  # checked when a stream starts
             self.files.update({graph: self.directory / manifest["streaming"][graph]["file"]
                                for graph in ("encode_step", "decode_step")})
-        self._sessions: dict[tuple[str, int], object] = {}
+        self._sessions: dict[tuple[str, int], InferenceSession] = {}
         self.stream: OnnxStreamingSession | None = None  # the open `with model.streaming()` session
         if int8:
             self.backend = "onnx-int8"
@@ -111,7 +115,7 @@ class OnnxCodec:
         """Parameters of the torch model that was exported (as the torch backend counts them)."""
         return int(self.params)
 
-    def _session(self, graph: str):
+    def _session(self, graph: str) -> InferenceSession:
         """The onnxruntime session of `graph` for the current torch thread count (made once)."""
         import onnxruntime as ort
 
@@ -146,7 +150,7 @@ class OnnxCodec:
         codes, frame_lengths = self._session("encode").run(
             None, {"audio": wav.contiguous().numpy(), "lengths": wav_lengths.numpy()})
         return Tokens(
-            codes=torch.from_numpy(codes[:, :k]).contiguous(),
+            codes=torch.from_numpy(codes)[:, :k].contiguous(),
             lengths=torch.from_numpy(frame_lengths),
             audio_lengths=wav_lengths,
             sample_rate=self.sample_rate,

@@ -19,17 +19,24 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 import torch
 from torch import nn
 
 from codec.models.encoders.frame import FrameEncoder
 from codec.nn.conv import length_mask
-from codec.nn.convnext import ConvNeXtBlock
+from codec.nn.convnext import ConvNeXtBlock, ConvNeXtStack
 from codec.nn.stft import FrameSTFT, ISTFTHead
 from codec.nn.streaming import PreviousInputs, StreamingModule, left_context, zeros_context
 from codec.quantization.rvq import ResidualQuantizer
 from codec.weights import fold_weight_norm
+
+if TYPE_CHECKING:
+    from vector_quantize_pytorch import VectorQuantize
+
+    from codec.models.codec import Codec
+    from codec.models.decoders.vocoder import VocoderDecoder
 
 
 def _check_stft(n_fft: int, hop: int, window: torch.Tensor, what: str) -> int:
@@ -54,6 +61,7 @@ def overlap_add(frames: torch.Tensor, ratio: int, hop: int) -> torch.Tensor:
     for r in range(ratio):
         part = nn.functional.pad(blocks[:, :, r, :], (0, 0, r, ratio - 1 - r))
         out = part if out is None else out + part
+    assert out is not None, "ratio >= 1"
     return out.reshape(batch, -1)
 
 
@@ -65,6 +73,8 @@ def _combine(coefs: list[float], terms: list[torch.Tensor]) -> torch.Tensor:
             continue
         term = term if abs(coef - 1) < 1e-9 else (-term if abs(coef + 1) < 1e-9 else coef * term)
         out = term if out is None else out + term
+    if out is None:
+        raise ValueError("_combine needs at least one nonzero coefficient")
     return out
 
 
@@ -76,6 +86,9 @@ class BlockSTFT(StreamingModule):
     for ratio 4 the block combinations are additions (real for c = 0, 2; complex for c = 1, 3), and
     the matmuls cost ~1.5 hop x bins per frame instead of n_fft x bins for a DFT matmul per frame.
     """
+
+    segments: torch.Tensor
+    order: torch.Tensor
 
     def __init__(self, stft: FrameSTFT) -> None:
         super().__init__()
@@ -129,7 +142,7 @@ class BlockSTFT(StreamingModule):
 class ExportFrameEncoder(nn.Module):
     """FrameEncoder with the block STFT and channel-last input/output: -> latent [B, F, D]."""
 
-    def __init__(self, encoder: nn.Module) -> None:
+    def __init__(self, encoder: FrameEncoder) -> None:
         super().__init__()
         self.stft = BlockSTFT(encoder.stft)
         self.bins = encoder.stft.n_fft // 2 + 1
@@ -149,9 +162,10 @@ class ExportFrameEncoder(nn.Module):
 def as_linear(conv: nn.Conv1d) -> nn.Linear:
     """A Conv1d (stride 1, no dilation, no groups) as the Linear layer over its `kernel` stacked shifted inputs."""
     out_ch, in_ch, kernel = conv.weight.shape
-    linear = nn.Linear(in_ch * kernel, out_ch)
+    linear = nn.Linear(in_ch * kernel, out_ch, bias=conv.bias is not None)
     linear.weight.data = conv.weight.detach().permute(0, 2, 1).reshape(out_ch, kernel * in_ch).clone()
-    linear.bias.data = conv.bias.detach().clone()
+    if conv.bias is not None:
+        linear.bias.data = conv.bias.detach().clone()
     return linear
 
 
@@ -159,7 +173,7 @@ class ChannelLastStack(StreamingModule):
     """ConvNeXtStack on [B, F, C] with a float mask [B, F, 1] (None when streaming); the input conv is one
     matmul over shifted frames."""
 
-    def __init__(self, stack: nn.Module, input_order: torch.Tensor | None = None) -> None:
+    def __init__(self, stack: ConvNeXtStack, input_order: torch.Tensor | None = None) -> None:
         super().__init__()
         self.embed_padding, self.kernel = stack.embed_padding, stack.embed.kernel_size[0]
         self.embed = as_linear(stack.embed)
@@ -210,6 +224,9 @@ class BlockISTFTHead(StreamingModule):
     windowed and overlap-added: ~1.5 bins x hop multiplies per frame instead of bins x n_fft.
     """
 
+    segments: torch.Tensor
+    window_sq: torch.Tensor
+
     def __init__(self, head: ISTFTHead) -> None:
         super().__init__()
         n_fft, hop = head.n_fft, head.hop
@@ -250,6 +267,8 @@ class BlockISTFTHead(StreamingModule):
         if self.streaming_state is not None:
             return self.step(x)
         num_frames = x.shape[1]
+        if frame_lengths is None:
+            frame_lengths = torch.full((x.shape[0],), num_frames, dtype=torch.long, device=x.device)
         present = length_mask(frame_lengths, num_frames).to(x.dtype)[..., None]  # [B, F, 1]
         audio = self.overlap_added(x, present)
         envelope = overlap_add(present * self.window_sq, self.ratio, self.hop)
@@ -272,6 +291,7 @@ class BlockISTFTHead(StreamingModule):
             segment = _combine(self.terms[r], parts) * self.segments[r]
             segment = nn.functional.pad(segment, (0, 0, r, self.ratio - 1 - r))
             audio = segment if audio is None else audio + segment
+        assert audio is not None, "ratio >= 1"
         return audio.reshape(y.shape[0], -1)
 
     def step(self, x: torch.Tensor) -> torch.Tensor:
@@ -305,7 +325,7 @@ class BlockISTFTHead(StreamingModule):
 class ExportVocoderDecoder(nn.Module):
     """VocoderDecoder on channel-last latents [B, F, D] with the block iSTFT head."""
 
-    def __init__(self, decoder: nn.Module) -> None:
+    def __init__(self, decoder: VocoderDecoder) -> None:
         super().__init__()
         self.backbone = ChannelLastStack(decoder.backbone)
         self.head = BlockISTFTHead(decoder.head)
@@ -324,15 +344,24 @@ class ExportVocoderDecoder(nn.Module):
 class FoldedRVQ(nn.Module):
     """Residual quantizer inference: per level project_in, squared-distance argmin, folded codebook lookup."""
 
-    def __init__(self, quantizer: nn.Module) -> None:
+    w_in: torch.Tensor
+    b_in: torch.Tensor
+    codebooks: torch.Tensor
+    codebook_sq: torch.Tensor
+    tables: torch.Tensor
+
+    def __init__(self, quantizer: ResidualQuantizer) -> None:
         super().__init__()
         if not isinstance(quantizer, ResidualQuantizer):
             raise ValueError(f"ONNX export supports the rvq quantizer, not {type(quantizer).__name__}")
         quantizer.check_initialised()
-        codebooks = [level.codebook.detach().float() for level in quantizer.levels]
+        # nn.ModuleList yields plain Modules in torch's stubs; these hold VectorQuantize and Linear layers
+        levels = cast("list[VectorQuantize]", list(quantizer.levels))
+        project_in = cast("list[nn.Linear]", list(quantizer.project_in))
+        codebooks = [level.codebook.detach().float() for level in levels]
         self.codebook_size = codebooks[0].shape[0]
-        self.register_buffer("w_in", torch.stack([p.weight.detach() for p in quantizer.project_in]))  # [K, d, D]
-        self.register_buffer("b_in", torch.stack([p.bias.detach() for p in quantizer.project_in]))  # [K, d]
+        self.register_buffer("w_in", torch.stack([p.weight.detach() for p in project_in]))  # [K, d, D]
+        self.register_buffer("b_in", torch.stack([p.bias.detach() for p in project_in]))  # [K, d]
         self.register_buffer("codebooks", torch.stack(codebooks))  # [K, C, d]
         self.register_buffer("codebook_sq", torch.stack([(c**2).sum(-1) for c in codebooks]))  # [K, C]
         with torch.no_grad():  # each level's output projection applied to its whole codebook
@@ -357,7 +386,7 @@ class FoldedRVQ(nn.Module):
         return nn.functional.embedding(codes + offsets, self.tables).sum(1)
 
 
-def inference_copy(model: nn.Module) -> nn.Module:
+def inference_copy(model: Codec) -> Codec:
     """A fresh copy of the codec with weight norm and ConvNeXt layer scales folded (same outputs).
 
     Not copy.deepcopy: a deep copy shares the parametrized module classes with the original, and
@@ -370,7 +399,7 @@ def inference_copy(model: nn.Module) -> nn.Module:
         if parametrize.is_parametrized(sub, "weight"):
             prefix = f"{name}.parametrizations.weight."
             state = {k: v for k, v in state.items() if not k.startswith(prefix)}
-            state[f"{name}.weight"] = sub.weight.detach()
+            state[f"{name}.weight"] = cast(torch.Tensor, sub.weight).detach()
     copy = type(model)(model.cfg, model_id=model.model_id)
     fold_weight_norm(copy)
     copy.load_state_dict(state, strict=True)
@@ -387,7 +416,7 @@ def inference_copy(model: nn.Module) -> nn.Module:
 class EncodeGraph(nn.Module):
     """Audio [B, 1, T] + lengths [B] -> (codes int64 [B, K, F], frame lengths [B]), F = ceil(T / frame_size)."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: Codec) -> None:
         super().__init__()
         model = inference_copy(model)
         self.hop = model.frame_size
@@ -413,7 +442,7 @@ class EncodeGraph(nn.Module):
 class DecodeGraph(nn.Module):
     """Codes int64 [B, k, F] + frame lengths [B] -> audio [B, 1, F * frame_size] (trim to the audio lengths)."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: Codec) -> None:
         super().__init__()
         model = inference_copy(model)
         self.quantizer = FoldedRVQ(model.quantizer)

@@ -36,7 +36,7 @@ def onnx_cache_dir(model_id: str) -> Path:
     from codec.hub import cache_root
     from codec.onnx import export, graphs, state
 
-    source = b"".join(Path(module.__file__).read_bytes() for module in (graphs, export, state))
+    source = b"".join(Path(str(module.__file__)).read_bytes() for module in (graphs, export, state))
     code = hashlib.sha256(source).hexdigest()[:10]
     return cache_root() / "onnx" / re.sub(r"[^A-Za-z0-9._@-]", "_", model_id) / f"codec-{__version__}-{code}"
 

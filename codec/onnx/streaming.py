@@ -39,7 +39,7 @@ class _StepRunner:
         results = []
         for output, value in zip(self.outputs, values):
             if output.startswith("next."):
-                self.state["state." + output.removeprefix("next.")] = value
+                self.state["state." + output.removeprefix("next.")] = np.asarray(value)
             else:
                 results.append(value)
         return results

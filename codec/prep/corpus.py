@@ -13,7 +13,14 @@ from codec.models.codec import Codec
 from codec.prep.layout import ERRORS_FILE, _read_json, _shard_done, done_name
 from codec.prep.merge import merge_manifest
 from codec.prep.model import _as_model, _num_codebooks
-from codec.prep.plan import _plan_record, _remove_leftovers, _write_or_check_plan, owned_shards, plan_items, resolve_rank
+from codec.prep.plan import (
+    _plan_record,
+    _remove_leftovers,
+    _write_or_check_plan,
+    owned_shards,
+    plan_items,
+    resolve_rank,
+)
 from codec.prep.records import PrepFailed, PrepReport
 from codec.prep.shards import _run_shards
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-
 PREP_FORMAT = "codec.prep"
 PREP_FORMAT_VERSION = 1
 PLAN_FILE = "plan.json"

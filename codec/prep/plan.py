@@ -85,7 +85,7 @@ def _write_or_check_plan(out_dir: Path, plan: dict) -> None:
 def _difference(key: str, old: object, new: object) -> str:
     """What differs between a directory's plan and this run, in words (`codebook count (8 there, 4 now)`)."""
     names = {"items_sha256": "input list", "shard_size": "shard size", "num_shards": "shard count"}
-    if key != "model" or not isinstance(old, dict):
+    if key != "model" or not isinstance(old, dict) or not isinstance(new, dict):
         return f"{names.get(key, key)} ({old} there, {new} now)" if key != "items_sha256" else names[key]
     diff = [k for k in new if old.get(k) != new[k]]
     if set(diff) <= {"num_codebooks", "num_semantic_codebooks"}:

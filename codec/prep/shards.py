@@ -26,8 +26,8 @@ def _run_shards(codec: Codec, k: int, items: list[PrepItem], todo: list[int], sh
         return
     dataset = _AudioItems(items, codec.sample_rate, inputs if _is_hf_dataset(inputs) else None)
     loader = torch.utils.data.DataLoader(
-        dataset, batch_sampler=_LazyBatches(items, todo, shard_size, batch_size), num_workers=num_workers, collate_fn=list,
-        worker_init_fn=_worker_init if num_workers else None)
+        dataset, batch_sampler=_LazyBatches(items, todo, shard_size, batch_size), num_workers=num_workers,
+        collate_fn=list, worker_init_fn=_worker_init if num_workers else None)
     sizes = {s: min((s + 1) * shard_size, len(items)) - s * shard_size for s in todo}
     pending: dict[int, list[dict]] = {s: [] for s in todo}
     start, seconds = time.perf_counter(), 0.0
@@ -73,6 +73,7 @@ def _encode(codec: Codec, k: int, batch: list[dict], items: list[PrepItem]) -> l
 
 def _encode_long(codec: Codec, k: int, entry: dict, item: PrepItem) -> None:
     """A long file: the windowed path of `codec tokenize` (memory bounded by the window, not the file)."""
+    assert isinstance(item.source, str), "only files (not datasets rows) are marked long"
     try:
         tokens = codec.tokenize_long(item.source, num_codebooks=k)
     except (OSError, RuntimeError, ValueError) as err:

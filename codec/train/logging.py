@@ -6,8 +6,12 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from torch.utils.tensorboard import SummaryWriter
 
 log = logging.getLogger("codec.train")
 
@@ -31,7 +35,7 @@ class RunLogger:
 
     def __init__(self, run_dir: Path, enabled: bool, start_step: int = 0) -> None:
         self.enabled = enabled
-        self.writer = None
+        self.writer: SummaryWriter | None = None
         if enabled:
             from torch.utils.tensorboard import SummaryWriter
 
@@ -43,7 +47,7 @@ class RunLogger:
 
     def scalars(self, step: int, values: dict[str, float], split: str = "train") -> None:
         """Log scalars under `split/…` and append one JSON line."""
-        if not self.enabled:
+        if self.writer is None:
             return
         for key, value in values.items():
             self.writer.add_scalar(key if key.startswith(f"{split}/") else f"{split}/{key}", value, step)
@@ -52,7 +56,7 @@ class RunLogger:
 
     def audio(self, step: int, name: str, wav: torch.Tensor, sample_rate: int) -> None:
         """An audio clip [T] and its log-mel spectrogram image."""
-        if not self.enabled:
+        if self.writer is None:
             return
         wav = wav.detach().float().cpu().clamp(-1, 1)
         self.writer.add_audio(f"audio/{name}", wav[None], step, sample_rate=sample_rate)
@@ -60,7 +64,7 @@ class RunLogger:
 
     def close(self) -> None:
         """Flush and close files."""
-        if self.enabled:
+        if self.writer is not None:
             self.writer.close()
             self.jsonl.close()
 

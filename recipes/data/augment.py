@@ -29,7 +29,8 @@ def plan_augmentation(rng: random.Random, allow_speed: bool = True) -> list[dict
     if allow_speed and rng.random() < 0.3:
         chain.append({"op": "speed", "factor": round(rng.uniform(0.9, 1.1) * 200) / 200})
     if rng.random() < 0.3 and available_impulses():
-        chain.append({"op": "reverb", "impulse": rng.choice(available_impulses()), "wet": round(rng.uniform(0.15, 0.6), 3)})
+        chain.append({"op": "reverb", "impulse": rng.choice(available_impulses()),
+                      "wet": round(rng.uniform(0.15, 0.6), 3)})
     if rng.random() < 0.5:
         eq: dict = {"op": "eq"}
         if rng.random() < 0.5:
@@ -37,11 +38,13 @@ def plan_augmentation(rng: random.Random, allow_speed: bool = True) -> list[dict
         if rng.random() < 0.4:
             eq["lowpass_hz"] = round(rng.choice([rng.uniform(3400, 4000), rng.uniform(4000, 7500)]))
         if rng.random() < 0.6:
-            eq["peak_hz"], eq["peak_db"] = round(math.exp(rng.uniform(math.log(200), math.log(5000)))), round(rng.uniform(-8, 8), 1)
+            eq["peak_hz"] = round(math.exp(rng.uniform(math.log(200), math.log(5000))))
+            eq["peak_db"] = round(rng.uniform(-8, 8), 1)
         if len(eq) > 1:
             chain.append(eq)
     if rng.random() < 0.4:
-        chain.append({"op": "noise", "color": rng.choice(["white", "pink", "brown"]), "snr_db": round(rng.uniform(12, 40), 1)})
+        chain.append({"op": "noise", "color": rng.choice(["white", "pink", "brown"]),
+                      "snr_db": round(rng.uniform(12, 40), 1)})
     chain.append({"op": "level", "rms_db": round(rng.uniform(-38, -16), 1)})
     return chain
 
@@ -61,7 +64,7 @@ def speed_factor(chain: list[dict]) -> float:
 
 def _speed(audio: np.ndarray, step: dict, rng: np.random.Generator) -> np.ndarray:
     # Faster playback = fewer samples; pitch moves with tempo, as with tape or resampling augmentation.
-    up, down = 200, int(round(200 * step["factor"]))  # factors are planned on a 1/200 grid
+    up, down = 200, round(200 * step["factor"])  # factors are planned on a 1/200 grid
     return signal.resample_poly(audio, up, down).astype(np.float32)
 
 

@@ -43,11 +43,11 @@ import soundfile as sf
 from scipy import signal
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from codec.fileio import atomic_write_bytes  # noqa: E402
-from recipes.data import neural_tts  # noqa: E402
-from recipes.data.augment import apply_augmentation, plan_augmentation  # noqa: E402
-from recipes.data.packages import apt_extract  # noqa: E402
-from recipes.data.synthetic_speech import generate_corpus, load_texts  # noqa: E402
+from codec.fileio import atomic_write_bytes
+from recipes.data import neural_tts
+from recipes.data.augment import apply_augmentation, plan_augmentation
+from recipes.data.packages import apt_extract
+from recipes.data.synthetic_speech import generate_corpus, load_texts
 
 log = logging.getLogger("natural_speech")
 SAMPLE_RATE = 16000
@@ -95,9 +95,11 @@ def recording_tasks(source: str, root: Path, heldout: float, augment: float, see
     files = _recording_files(source, root)
     tasks = []
     for path, speaker in files:
-        split = "heldout" if stable_unit(seed, "heldout", speaker) < heldout and not speaker.endswith(("-fish_f", "-fish_m")) else "train"
+        held = stable_unit(seed, "heldout", speaker) < heldout and not speaker.endswith(("-fish_f", "-fish_m"))
+        split = "heldout" if held else "train"
         uid = f"{speaker}-{hashlib.sha1(str(path.relative_to(root)).encode()).hexdigest()[:10]}"
-        tasks.append(_with_augment(Task(uid, source, speaker, split, RECORDINGS[source][1], input=str(path)), augment, seed))
+        task = Task(uid, source, speaker, split, RECORDINGS[source][1], input=str(path))
+        tasks.append(_with_augment(task, augment, seed))
     return tasks
 
 
@@ -105,7 +107,8 @@ def _recording_files(source: str, root: Path) -> list[tuple[Path, str]]:
     if source.startswith("fillets-"):
         lang = source.split("-")[1]
         out = []
-        for path in sorted((root / FILLETS).glob(f"*/{lang}/*.ogg")) + sorted((root / FILLETS).glob(f"share/*/{lang}/*.ogg")):
+        fillets = root / FILLETS
+        for path in sorted(fillets.glob(f"*/{lang}/*.ogg")) + sorted(fillets.glob(f"share/*/{lang}/*.ogg")):
             fields = path.stem.split("-")
             role = fields[1] if len(fields) >= 3 else fields[0]
             # m and v are the two main actors (small fish, f; big fish, m) in every level; other roles are per level.
@@ -120,7 +123,8 @@ def _recording_files(source: str, root: Path) -> list[tuple[Path, str]]:
     raise ValueError(f"unknown recording source {source!r}")
 
 
-def tts_tasks(source: str, minutes: float, texts: list[str], heldout_voices: int, augment: float, seed: int) -> list[Task]:
+def tts_tasks(source: str, minutes: float, texts: list[str], heldout_voices: int, augment: float,
+              seed: int) -> list[Task]:
     """Prefix-stable tasks for a neural TTS source: enough sentences for `minutes` of audio (4 s each, estimated)."""
     count = math.ceil(minutes * 60 / 4.0)
     speakers = _tts_speakers(source, seed)
@@ -269,11 +273,13 @@ def write_manifests(out_dir: Path, rows: list[dict]) -> None:
         _write_atomic_text(out_dir / name, "".join(json.dumps(r) + "\n" for r in rows if r["split"] == split))
     summary: dict[str, dict] = {}
     for row in rows:
-        entry = summary.setdefault(row["source"], {"licence": row["licence"], "items": 0, "hours": 0.0, "speakers": set()})
+        entry = summary.setdefault(row["source"],
+                                   {"licence": row["licence"], "items": 0, "hours": 0.0, "speakers": set()})
         entry["items"] += 1
         entry["hours"] += row["duration"] / 3600
         entry["speakers"].add(row["speaker"])
-    table = {k: {**v, "hours": round(v["hours"], 3), "speakers": len(v["speakers"])} for k, v in sorted(summary.items())}
+    table = {k: {**v, "hours": round(v["hours"], 3), "speakers": len(v["speakers"])}
+             for k, v in sorted(summary.items())}
     _write_atomic_text(out_dir / "licences.json", json.dumps(table, indent=1) + "\n")
 
 
@@ -293,7 +299,8 @@ def build(out_dir: Path, sources: list[str], minutes: dict[str, float], syntheti
                 if not neural_tts.available(source):
                     log.warning("skipping %s: its packages are not installed (see recipes/data/neural_tts.py)", source)
                     continue
-                tasks = tts_tasks(source, minutes.get(source, 0.0), texts, 2 if source == "kokoro" else 0, augment, seed)
+                heldout_voices = 2 if source == "kokoro" else 0
+                tasks = tts_tasks(source, minutes.get(source, 0.0), texts, heldout_voices, augment, seed)
             elif source == "synthetic":
                 rows += synthetic_rows(out_dir, synthetic_hours, seed, jobs, progress)
                 write_manifests(out_dir, rows)
@@ -314,12 +321,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out_dir", type=Path, help="output directory (created; re-running resumes)")
     parser.add_argument("--sources", default=",".join(DEFAULT_SOURCES), help="comma-separated, made in this order")
-    parser.add_argument("--kokoro-minutes", type=float, default=60.0, help="Kokoro audio to synthesise (~1x real time per core)")
+    parser.add_argument("--kokoro-minutes", type=float, default=60.0,
+                        help="Kokoro audio to synthesise (~1x real time per core)")
     parser.add_argument("--hibari-minutes", type=float, default=20.0, help="hibari audio to synthesise")
     parser.add_argument("--piper-minutes", type=float, default=30.0, help="piper joe audio to synthesise")
-    parser.add_argument("--synthetic-hours", type=float, default=1.6, help="Debian TTS corpus hours (synthetic_speech.py)")
+    parser.add_argument("--synthetic-hours", type=float, default=1.6,
+                        help="Debian TTS corpus hours (synthetic_speech.py)")
     parser.add_argument("--augment", type=float, default=0.5, help="probability that a train item is augmented")
-    parser.add_argument("--heldout", type=float, default=0.12, help="share of recording speakers held out (main actors stay in train)")
+    parser.add_argument("--heldout", type=float, default=0.12,
+                        help="share of recording speakers held out (main actors stay in train)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")

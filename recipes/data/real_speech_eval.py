@@ -37,9 +37,9 @@ import random
 import re
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import soundfile as sf
@@ -47,8 +47,8 @@ import torch
 import torchaudio.functional as AF
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from codec.fileio import atomic_write_bytes  # noqa: E402
-from recipes.data.packages import apt_extract, pip_sdist, run  # noqa: E402
+from codec.fileio import atomic_write_bytes
+from recipes.data.packages import apt_extract, pip_sdist, run
 
 SAMPLE_RATE = 16000
 ALSA_DIR = Path("/usr/share/sounds/alsa")
@@ -106,7 +106,8 @@ def arctic(work: Path) -> list[Clip]:
 
 def praat(work: Path) -> list[Clip]:
     member = "docs/examples/audio/the_north_wind_and_the_sun.wav"
-    return [Clip(pip_sdist("praat-parselmouth==0.4.7", [member], work) / member, "north_wind", "The north wind and the sun.")]
+    path = pip_sdist("praat-parselmouth==0.4.7", [member], work) / member
+    return [Clip(path, "north_wind", "The north wind and the sun.")]
 
 
 def _longest_per_folder(files: list[Path], minimum: float = 1.0) -> dict[str, Path]:
@@ -152,7 +153,8 @@ def load_mono(clip: Clip, work: Path) -> tuple[np.ndarray, int]:
     path = clip.path
     if clip.ffmpeg_format:
         path = work / f"{clip.name}.decoded.wav"
-        run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *clip.ffmpeg_format, "-i", str(clip.path), str(path)], work)
+        run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *clip.ffmpeg_format, "-i", str(clip.path), str(path)],
+            work)
     audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
     return audio.mean(axis=1), rate
 

@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import tempfile
 import unicodedata
+from typing import ClassVar
 
 import numpy as np
 import soundfile as sf
@@ -145,9 +146,9 @@ _RATE, _VOLUME, _PITCH, _RANGE = 1, 2, 3, 4
 
 class Espeak:
     name = "espeak"
-    accents = ["en-us", "en", "en-gb-x-rp", "en-gb-scotland", "en-gb-x-gbclan",
-               "en-gb-x-gbcwmd", "en-029", "en-us-nyc"]
-    variants = ["", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5"]
+    accents = ("en-us", "en", "en-gb-x-rp", "en-gb-scotland", "en-gb-x-gbclan",
+               "en-gb-x-gbcwmd", "en-029", "en-us-nyc")
+    variants = ("", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5")
     _lib = None
 
     @staticmethod
@@ -206,7 +207,7 @@ class Espeak:
             os.close(rfd)
             try:
                 res = self._synth_here(text, voice, rate, pitch, expr)[:3]
-            except BaseException as exc:  # noqa: BLE001 - forwarded to the parent
+            except BaseException as exc:  # forwarded to the parent
                 res = EngineError(f"espeak: {exc}")
             try:
                 with os.fdopen(wfd, "wb") as f:
@@ -226,7 +227,7 @@ class Espeak:
         lib = self._init()
         if lib.espeak_SetVoiceByName(voice.encode()) != 0:
             raise EngineError(f"espeak voice {voice!r} not available")
-        lib.espeak_SetParameter(_RATE, int(round(175 * rate)), 0)
+        lib.espeak_SetParameter(_RATE, round(175 * float(rate)), 0)
         lib.espeak_SetParameter(_PITCH, int(np.clip(50 + 8 * pitch, 0, 99)), 0)
         lib.espeak_SetParameter(_RANGE, int(np.clip(50 * expr, 0, 99)), 0)
         lib.espeak_SetParameter(_VOLUME, 100, 0)
@@ -270,7 +271,7 @@ def _espeak_segments(events, wav, sr):
 class Festival:
     name = "festival"
     # voice -> (scheme voice function, kind, base F0)
-    VOICES = {"kal": ("voice_kal_diphone", "diphone", 105.0),
+    VOICES: ClassVar[dict[str, tuple[str, str, float]]] = {"kal": ("voice_kal_diphone", "diphone", 105.0),
               "ked": ("voice_ked_diphone", "diphone", 105.0),
               "slt_hts": ("voice_cmu_us_slt_arctic_hts", "hts", 0.0)}
     _checked: dict | None = None
@@ -337,7 +338,7 @@ class Festival:
 # --------------------------------------------------------------------------- flite
 class Flite:
     name = "flite"
-    BASE_F0 = {"kal16": 105.0, "awb": 110.0, "rms": 100.0, "slt": 170.0}
+    BASE_F0: ClassVar[dict[str, float]] = {"kal16": 105.0, "awb": 110.0, "rms": 100.0, "slt": 170.0}
 
     @staticmethod
     def available() -> str | None:
