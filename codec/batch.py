@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from codec.audio import load_audio, resample, save_audio, to_mono
 from codec.fileio import atomic_write_bytes, output_path
+from codec.hub import resolve
 from codec.inputs import InputItem
 from codec.longform import LONGFORM_THRESHOLD_SECONDS
 from codec.models.codec import Codec
@@ -157,6 +158,33 @@ def detokenize_files(model: Codec, planned: list[tuple[InputItem, Path]], report
                 report.written.append(out)
                 report.audio_seconds += int(tokens.audio_lengths[0]) / model.sample_rate
             bar.update(len(chunk))
+
+
+def group_by_named_model(planned: list[tuple[InputItem, Path]], report: JobReport) -> list[tuple[Path, list]]:
+    """Tokens files grouped by the registered model their id names (NAME@sha256-prefix); the rest fail, one by one."""
+    sources: dict[str, Path | Exception] = {}
+    groups: dict[Path, list] = {}
+    for item, out in planned:
+        try:
+            model_id = Tokens.load(item.path).model_id
+        except (OSError, ValueError) as err:
+            _fail(report, item.path, _one_line(err))
+            continue
+        name = model_id.split("@")[0]
+        if not name:
+            _fail(report, item.path, "the tokens name no model; pass --model")
+            continue
+        if name not in sources:
+            try:
+                sources[name] = resolve(name)
+            except (FileNotFoundError, ValueError) as err:
+                sources[name] = err
+        source = sources[name]
+        if isinstance(source, Exception):
+            _fail(report, item.path, f"made by model {model_id!r}, which is not a registered name; pass --model")
+        else:
+            groups.setdefault(source, []).append((item, out))
+    return list(groups.items())
 
 
 def write_errors(out_dir: Path, report: JobReport) -> Path:

@@ -203,15 +203,15 @@ def test_device_without_a_gpu_is_one_line(tmp_path, wavs, model_dir, capsys):
 
 
 def test_detokenize_without_model_goes_on_past_an_unregistered_one(tmp_path, wavs, model_dir, monkeypatch):
-    from codec import hub
+    from codec import batch
 
     model = make_model()
     tok = tmp_path / "tok"
     assert main(["tokenize", str(wavs), "-o", str(tok), "--model", str(model_dir)]) == 0
     stray = Tokens.load(tok / "utt00.safetensors")
     dataclasses.replace(stray, model_id="nobody-knows@0123456789ab").save(tok / "aaa.safetensors")
-    real_resolve = hub.resolve
-    monkeypatch.setattr(hub, "resolve",  # register the tiny model under its name, for this test only
+    real_resolve = batch.resolve
+    monkeypatch.setattr(batch, "resolve",  # register the tiny model under its name, for this test only
                         lambda source, **kw: model_dir if source == model.cfg.name else real_resolve(source, **kw))
     out = tmp_path / "wav"
     assert main(["detokenize", str(tok), "-o", str(out)]) == 1
