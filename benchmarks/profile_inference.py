@@ -23,7 +23,7 @@ import time
 import numpy as np
 import torch
 
-from codec.bench import bench_signal
+from codec.eval.bench import bench_signal
 from codec.models.codec import Codec
 from codec.onnx.select import load_backend
 

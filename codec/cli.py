@@ -36,7 +36,7 @@ def _check_device_argument(args: argparse.Namespace) -> None:
     """A missing GPU or a malformed --device is a one-line error before anything loads."""
     import os
 
-    from codec.devices import check_device
+    from codec.runtime.devices import check_device
 
     device = getattr(args, "device", None)
     if isinstance(device, str):

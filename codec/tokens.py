@@ -11,7 +11,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save as save_safetensors_bytes
 
-from codec.fileio import atomic_write_bytes
+from codec.io.files import atomic_write_bytes
 
 TOKENS_FORMAT = "codec.tokens"
 TOKENS_FORMAT_VERSION = 1

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CLEAN = ["codec/config.py", "codec/schema.py", "codec/streaming.py", "codec/longform.py", "codec/models",
+CLEAN = ["codec/config.py", "codec/schema.py", "codec/runtime/streaming.py", "codec/runtime/longform.py", "codec/models",
          "codec/quantization", "codec/nn", "codec/train/loop.py", "codec/train/step.py", "codec/train/config.py",
          "tests/test_architecture.py", "tests/test_config_validation.py", "tests/test_golden.py",
          "tests/test_imports.py", "tests/test_new_kinds.py", "tests/test_nn.py", "tests/test_quantizers.py"]

@@ -11,9 +11,9 @@ import pytest
 import soundfile as sf
 
 from codec.cli import main
-from codec.longform import LONGFORM_THRESHOLD_SECONDS
 from codec.models.codec import Codec
 from codec.prep import tokenize_corpus
+from codec.runtime.longform import LONGFORM_THRESHOLD_SECONDS
 from tests.conftest import make_model, speechlike
 
 

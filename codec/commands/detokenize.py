@@ -23,7 +23,7 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Decode every tokens file; 1 if any failed (they are listed in errors.jsonl)."""
-    from codec.batch import TOKENS_SUFFIX, detokenize_files
+    from codec.jobs.batch import TOKENS_SUFFIX, detokenize_files
 
     return run_file_job(args, f".{args.format}", (TOKENS_SUFFIX,), lambda model, planned, report: detokenize_files(
         model, planned, report, batch_size=args.batch_size, exclusive=not args.force, quiet=args.quiet))

@@ -23,8 +23,8 @@ def add_job_options(cmd: argparse.ArgumentParser) -> None:
 
 def run_file_job(args: argparse.Namespace, suffix: str, extensions: tuple[str, ...], work: Work) -> int:
     """Collect inputs, plan outputs, run `work(model, planned, report)` per model, write errors.jsonl."""
-    from codec.batch import JobReport, group_by_named_model, plan_outputs, write_errors
-    from codec.inputs import collect_inputs
+    from codec.jobs.batch import JobReport, group_by_named_model, plan_outputs, write_errors
+    from codec.jobs.inputs import collect_inputs
     from codec.onnx.select import load_backend  # deferred with the others: `codec --help` stays torch-free
 
     if args.batch_size < 1:

@@ -29,8 +29,8 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Tokenize every input; 1 if any failed (they are listed in errors.jsonl)."""
-    from codec.audio import AUDIO_EXTENSIONS
-    from codec.batch import TOKENS_SUFFIX, tokenize_files
+    from codec.io.audio import AUDIO_EXTENSIONS
+    from codec.jobs.batch import TOKENS_SUFFIX, tokenize_files
 
     return run_file_job(args, TOKENS_SUFFIX, AUDIO_EXTENSIONS, lambda model, planned, report: tokenize_files(
         model, planned, report, num_codebooks=args.num_codebooks, batch_size=args.batch_size,

@@ -18,10 +18,10 @@ import math
 import torch
 from torch import nn
 
+from codec.io.weights import fold_weight_norm
 from codec.nn.conv import apply_mask, length_mask
 from codec.nn.convnext import ConvNeXtBlock
 from codec.nn.stft import FrameSTFT, ISTFTHead
-from codec.weights import fold_weight_norm
 
 
 def _check_stft(n_fft: int, hop: int, window: torch.Tensor, what: str) -> int:

@@ -8,10 +8,10 @@ from typing import Any, Iterator
 import soundfile as sf
 import torch
 
-from codec.audio import load_audio, resample, to_mono, validate_audio
-from codec.longform import LONGFORM_THRESHOLD_SECONDS
+from codec.io.audio import load_audio, resample, to_mono, validate_audio
 from codec.prep.hf import _hf_decode, _hf_path
 from codec.prep.records import PrepItem
+from codec.runtime.longform import LONGFORM_THRESHOLD_SECONDS
 
 
 class _AudioItems(torch.utils.data.Dataset):

@@ -8,7 +8,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from codec.audio import MAX_CHANNELS, resample, to_mono, validate_audio
+from codec.io.audio import MAX_CHANNELS, resample, to_mono, validate_audio
 from codec.models.codec import Codec
 from codec.prep.model import _as_model, _codes_dtype, _num_codebooks
 from codec.prep.records import PrepItem

@@ -6,10 +6,18 @@ import json
 import os
 from pathlib import Path
 
-from codec.fileio import atomic_write_bytes
+from codec.io.files import atomic_write_bytes
 from codec.prep.layout import (
-    COLUMNS, ERRORS_FILE, MANIFEST_FILE, PLAN_FILE, PREP_FORMAT, PREP_FORMAT_VERSION, _read_json, _shard_done,
-    done_name, shard_name,
+    COLUMNS,
+    ERRORS_FILE,
+    MANIFEST_FILE,
+    PLAN_FILE,
+    PREP_FORMAT,
+    PREP_FORMAT_VERSION,
+    _read_json,
+    _shard_done,
+    done_name,
+    shard_name,
 )
 
 

@@ -13,8 +13,8 @@ from codec.models.codec import WEIGHTS_FILE, Codec
 def _as_model(model: Codec | str | os.PathLike, device: str | torch.device | None) -> tuple[Codec, str | None]:
     if isinstance(model, Codec):
         return (model.to(device) if device is not None else model).eval(), None
-    from codec.hub import resolve
-    from codec.weights import sha256_file
+    from codec.hub.sources import resolve
+    from codec.io.weights import sha256_file
 
     directory = resolve(model)
     return Codec.from_pretrained(directory, device=device or "cpu"), sha256_file(directory / WEIGHTS_FILE)

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from codec.fileio import temp_path_for
+from codec.io.files import temp_path_for
 from codec.prep.layout import PREP_FORMAT
 from codec.prep.records import PrepItem
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from codec.fileio import atomic_write_bytes
-from codec.inputs import collect_inputs
+from codec.io.files import atomic_write_bytes
+from codec.jobs.inputs import collect_inputs
 from codec.models.codec import Codec
 from codec.prep.hf import _hf_items, _is_hf_dataset
 from codec.prep.layout import PLAN_FILE, PREP_FORMAT, PREP_FORMAT_VERSION, _read_json, done_name, shard_name

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from codec.fileio import atomic_write_bytes
+from codec.io.files import atomic_write_bytes
 from codec.models.codec import Codec
 from codec.prep.decode import _AudioItems, _LazyBatches, _one_line, _worker_init
 from codec.prep.hf import _is_hf_dataset

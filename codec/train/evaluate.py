@@ -6,8 +6,8 @@ import logging
 
 import torch
 
-from codec.audio import load_audio, resample, to_mono
 from codec.data.manifest import read_utterances
+from codec.io.audio import load_audio, resample, to_mono
 from codec.metrics import frame_phone_labels, log_mel_distance, phone_purity, pnmi
 from codec.models.codec import Codec
 from codec.train.config import TrainConfig

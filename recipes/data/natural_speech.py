@@ -43,7 +43,7 @@ import soundfile as sf
 from scipy import signal
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from codec.fileio import atomic_write_bytes  # noqa: E402
+from codec.io.files import atomic_write_bytes  # noqa: E402
 from recipes.data import neural_tts  # noqa: E402
 from recipes.data.augment import apply_augmentation, plan_augmentation  # noqa: E402
 from recipes.data.packages import apt_extract  # noqa: E402

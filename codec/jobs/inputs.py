@@ -7,8 +7,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from codec.audio import AUDIO_EXTENSIONS
-from codec.fileio import safe_relative
+from codec.io.audio import AUDIO_EXTENSIONS
+from codec.io.files import safe_relative
 
 MANIFEST_EXTENSIONS = (".txt", ".jsonl", ".csv")
 

@@ -10,7 +10,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from codec.fileio import publish, temp_path_for
+from codec.io.files import publish, temp_path_for
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif", ".au")
 MAX_CHANNELS = 2

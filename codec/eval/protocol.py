@@ -1,7 +1,7 @@
 """The evaluation protocol behind `codec eval` (defined in docs/evaluation.md).
 
 For every file and every scored number of codebooks k: tokenize, keep the first k codebooks,
-detokenize and score against the original at the model rate. Classic codecs (codec.baselines)
+detokenize and score against the original at the model rate. Classic codecs (codec.eval.baselines)
 are scored with the same metrics on the same audio. Codebook statistics, phone purity / PNMI
 (when alignments are given) and optional WER/CER (a local faster-whisper model) complete it.
 """
@@ -20,9 +20,9 @@ import torch
 from tqdm import tqdm
 
 from codec import metrics
-from codec.audio import prepare_batch, resample
-from codec.baselines import Baseline, run_baseline
-from codec.inputs import collect_inputs
+from codec.eval.baselines import Baseline, run_baseline
+from codec.io.audio import prepare_batch, resample
+from codec.jobs.inputs import collect_inputs
 
 IGNORED_PHONES = ("sil", "sp", "spn", "")
 ASR_SAMPLE_RATE = 16000

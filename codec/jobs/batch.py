@@ -13,12 +13,12 @@ import soundfile as sf
 import torch
 from tqdm import tqdm
 
-from codec.audio import load_audio, resample, save_audio, to_mono
-from codec.fileio import atomic_write_bytes, output_path
-from codec.hub import resolve
-from codec.inputs import InputItem
-from codec.longform import LONGFORM_THRESHOLD_SECONDS
+from codec.hub.sources import resolve
+from codec.io.audio import load_audio, resample, save_audio, to_mono
+from codec.io.files import atomic_write_bytes, output_path
+from codec.jobs.inputs import InputItem
 from codec.models.codec import Codec
+from codec.runtime.longform import LONGFORM_THRESHOLD_SECONDS
 from codec.tokens import Tokens
 
 TOKENS_SUFFIX = ".safetensors"
