@@ -32,7 +32,7 @@ from codec.io.weights import (
 )
 from codec.models.interfaces import Decoder, Encoder, Quantizer
 from codec.models.parts import DECODERS, ENCODERS, QUANTIZERS, kind_of
-from codec.nn.conv import length_mask
+from codec.nn.masks import length_mask
 from codec.runtime.longform import LongForm
 from codec.runtime.streaming import StreamingSession
 from codec.tokens import Tokens

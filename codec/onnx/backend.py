@@ -15,7 +15,7 @@ import torch
 from codec.config import CodecConfig, from_dict
 from codec.io.audio import AudioInput, prepare_batch
 from codec.io.weights import sha256_file
-from codec.nn.conv import length_mask
+from codec.nn.masks import length_mask
 from codec.onnx.files import FORMAT, FORMAT_VERSION, GRAPH_FILES, MANIFEST, require_onnx
 from codec.tokens import Tokens
 

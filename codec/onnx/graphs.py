@@ -19,8 +19,8 @@ import torch
 from torch import nn
 
 from codec.io.weights import fold_weight_norm
-from codec.nn.conv import apply_mask, length_mask
 from codec.nn.convnext import ConvNeXtBlock
+from codec.nn.masks import length_mask
 from codec.nn.stft import FrameSTFT, ISTFTHead
 
 
