@@ -22,7 +22,8 @@ from tqdm import tqdm
 from codec import metrics
 from codec.eval.baselines import Baseline, run_baseline
 from codec.io.audio import prepare_batch, resample
-from codec.jobs.inputs import collect_inputs
+from codec.jobs.failures import one_line, record_failure
+from codec.jobs.inputs import InputItem, collect_inputs
 
 IGNORED_PHONES = ("sil", "sp", "spn", "")
 ASR_SAMPLE_RATE = 16000
@@ -30,16 +31,6 @@ ASR_INSTALL_HINT = "pip install faster-whisper"
 
 Transcriber = Callable[[np.ndarray], str]
 """16 kHz float32 mono audio -> transcript."""
-
-
-@dataclass(frozen=True)
-class EvalItem:
-    """One evaluation file with its optional transcript and phone alignment."""
-
-    id: str
-    path: Path
-    text: str | None = None
-    alignment: tuple[tuple[float, float, str], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -135,10 +126,10 @@ class EvalReport:
     failed: list[tuple[str, str]] = field(default_factory=list)
 
 
-def load_eval_items(specs: Sequence[str], max_files: int | None = None) -> tuple[list[EvalItem], list[str]]:
+def load_eval_items(specs: Sequence[str], max_files: int | None = None) -> tuple[list[InputItem], list[str]]:
     """Files/dirs/globs/manifests -> items (with `text` and `alignment` from JSONL rows) and error lines."""
     collected = collect_inputs(list(specs))
-    items = [EvalItem(str(i.relative.with_suffix("")), i.path, i.text, i.alignment) for i in collected.items]
+    items = collected.items
     errors = [f"{spec}: {reason}" for spec, reason in collected.errors]
     return (items[:max_files] if max_files else items), errors
 
@@ -258,7 +249,7 @@ def _or_none(compute: Callable[[], float]) -> float | None:
 
 def evaluate(
     model: Any,
-    items: Sequence[EvalItem],
+    items: Sequence[InputItem],
     num_codebooks: Sequence[int] | None = None,
     baselines: Sequence[Baseline] = (),
     transcriber: Transcriber | None = None,
@@ -280,7 +271,7 @@ def evaluate(
     asr_audio: dict[str, list[np.ndarray]] = {}
     example = None
     reference_mos: list[float | None] = []
-    scored: list[EvalItem] = []
+    scored: list[InputItem] = []
     failed: list[tuple[str, str]] = []
     for item in tqdm(items, desc="codec eval", unit="file", disable=not progress):
         try:
@@ -289,9 +280,7 @@ def evaluate(
             tokens = model.tokenize(wav, sr, lengths=lengths)
             outputs = {s.name: _reconstruct(model, tokens, ref, s) for s in systems}
         except (OSError, ValueError, RuntimeError) as err:
-            reason = (str(err).strip().splitlines() or [type(err).__name__])[0].removeprefix(f"{item.path}: ")
-            failed.append((str(item.path), reason))
-            tqdm.write(f"error: {item.path}: {reason}")
+            record_failure(failed, item.path, one_line(err, item.path))
             continue
         scored.append(item)
         acc.add(tokens.codes[0, :, : int(tokens.lengths[0])].cpu(), item.alignment, model.frame_rate)
@@ -445,7 +434,6 @@ def asr_scores(transcriber: Transcriber, audio: dict[str, list[np.ndarray]], tex
 __all__ = [
     "ASRScores",
     "CodebookStats",
-    "EvalItem",
     "EvalReport",
     "FileScore",
     "Scorer",
