@@ -16,14 +16,13 @@ from tqdm import tqdm
 from codec.hub.sources import resolve
 from codec.io.audio import load_audio, mono_resampled, save_audio
 from codec.io.files import atomic_write_bytes, output_path
-from codec.jobs.failures import one_line, record_failure
+from codec.jobs.failures import ERRORS_FILE, one_line, record_failure
 from codec.jobs.inputs import InputItem
 from codec.models.codec import Codec
 from codec.runtime.longform import LONGFORM_THRESHOLD_SECONDS
 from codec.tokens import Tokens
 
 TOKENS_SUFFIX = ".safetensors"
-ERRORS_FILE = "errors.jsonl"
 
 
 @dataclass

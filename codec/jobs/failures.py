@@ -7,6 +7,8 @@ import sys
 
 from tqdm import tqdm
 
+ERRORS_FILE = "errors.jsonl"  # every batch job lists its failed files here, one JSON object a line
+
 
 def one_line(err: BaseException | None, path: str | os.PathLike | None = None) -> str:
     """The first line of an error's message (its type name when empty), without a leading `PATH: `."""

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from codec.jobs.failures import ERRORS_FILE
 from codec.prep.corpus import merge_manifest, tokenize_corpus
 from codec.prep.hf import hf_map_function
 from codec.prep.plan import (
     COLUMNS,
-    ERRORS_FILE,
     MANIFEST_FILE,
     PLAN_FILE,
     PREP_FORMAT,

@@ -11,10 +11,10 @@ from typing import Any
 import torch
 
 from codec.io.files import atomic_write_bytes
+from codec.jobs.failures import ERRORS_FILE
 from codec.models.codec import Codec
 from codec.prep.plan import (
     COLUMNS,
-    ERRORS_FILE,
     MANIFEST_FILE,
     PLAN_FILE,
     PREP_FORMAT,

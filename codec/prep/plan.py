@@ -23,7 +23,6 @@ PREP_FORMAT = "codec.prep"
 PREP_FORMAT_VERSION = 1
 PLAN_FILE = "plan.json"
 MANIFEST_FILE = "manifest.json"
-ERRORS_FILE = "errors.jsonl"
 COLUMNS = ("id", "path", "duration", "sample_rate", "num_samples", "n_frames", "codes", "text", "speaker")
 
 
