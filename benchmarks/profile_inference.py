@@ -8,6 +8,8 @@ by the module their name comes from (fused nodes without a scope are counted by 
 Stages: STFT (+ power compression), encoder ConvNeXt, quantizer search (the argmin over codebooks),
 codebook lookup, decoder ConvNeXt, head projection, iSTFT (exp/cos/sin, inverse DFT, overlap-add).
 The machine's load average is printed: on a shared machine compare shares, not absolute times.
+Last, the compute ceiling: the model's Linear/Conv1d multiply-accumulates per call against this core's
+measured rate on the backbone's matmul shape (torch, onnxruntime float32 and int8).
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import logging
 import os
 import statistics
 import tempfile
 import time
+from functools import partial
 
 import numpy as np
 import torch
@@ -127,6 +131,74 @@ def onnx_stages(runtime, audio: torch.Tensor, repeats: int) -> dict[str, float]:
     return dict(totals)
 
 
+def count_macs(model: Codec, fn) -> int:
+    """Multiply-accumulates of every Linear / Conv1d call made while `fn()` runs (the model's FLOP bulk)."""
+    total = 0
+
+    def hook(module, inputs, output):
+        nonlocal total
+        if isinstance(module, torch.nn.Linear):
+            total += output.numel() * module.in_features
+        else:  # Conv1d: each output element sums in_channels/groups x kernel products
+            total += output.numel() * module.in_channels // module.groups * module.kernel_size[0]
+
+    kinds = (torch.nn.Linear, torch.nn.Conv1d)
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, kinds)]
+    try:
+        with torch.inference_mode():
+            fn()
+    finally:
+        for handle in handles:
+            handle.remove()
+    return total
+
+
+def gemm_rates(rows: int, dim: int, hidden: int, repeats: int) -> dict[str, float]:
+    """GMAC/s of this core on the backbone's dominant matmul ([rows, dim] x [dim, hidden]): torch, ORT, ORT int8."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    x = torch.randn(rows, dim)
+    w = torch.randn(dim, hidden) / dim**0.5
+    macs = rows * dim * hidden
+    rates = {"torch": macs / _median_ms(lambda: x @ w, repeats) / 1e6}
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")], "gemm",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [rows, dim])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [rows, hidden])],
+                              [numpy_helper.from_array(w.numpy(), "w")])
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32, int8 = os.path.join(tmp, "mm.onnx"), os.path.join(tmp, "mm.int8.onnx")
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), fp32)
+        logging.getLogger().setLevel(logging.ERROR)  # onnxruntime's "consider pre-processing" advice
+        quantize_dynamic(fp32, int8, weight_type=QuantType.QInt8)
+        for name, path in (("onnx", fp32), ("onnx-int8", int8)):
+            options = ort.SessionOptions()
+            options.intra_op_num_threads, options.inter_op_num_threads = torch.get_num_threads(), 1
+            session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+            rates[name] = macs / _median_ms(partial(session.run, None, {"x": x.numpy()}), repeats) / 1e6
+    return rates
+
+
+def print_ceiling(model: Codec, audio: torch.Tensor, seconds: float, repeats: int) -> None:
+    """The speed each backend would reach if every MAC ran at its own GEMM rate: the compute ceiling."""
+    tokens = model.tokenize(audio, model.sample_rate)
+    macs = {"tokenize": count_macs(model, lambda: model.tokenize(audio, model.sample_rate)),
+            "detokenize": count_macs(model, lambda: model.detokenize(tokens))}
+    dim = model.cfg.decoder.dim
+    rates = gemm_rates(int(tokens.lengths.max()), dim, model.cfg.decoder.intermediate_dim, repeats)
+    print(f"\nCompute ceiling: Linear/Conv1d multiply-accumulates per call, and the x real time reached if all of "
+          f"them ran at this core's rate on the backbone's matmul ({int(tokens.lengths.max())} x {dim} x "
+          f"{model.cfg.decoder.intermediate_dim}); everything else (STFT, GELU, norms, search) is extra")
+    heads = [f"{name} ceiling × RT ({rate:.0f} GMAC/s)" for name, rate in rates.items()]
+    print("| call | GMAC | " + " | ".join(heads) + " |")
+    print("| --- | ---: |" + " ---: |" * len(rates))
+    for call, count in macs.items():
+        cells = " | ".join(f"{seconds * rate * 1e9 / count:.0f}" for rate in rates.values())
+        print(f"| {call} | {count / 1e9:.2f} | {cells} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="speechcodec-16k-50hz")
@@ -153,6 +225,7 @@ def main() -> None:
             ms = column.get(stage)
             cells.append("–" if ms is None else f"{ms:.1f}")
         print(f"| {stage} | " + " | ".join(cells) + " |")
+    print_ceiling(model, audio, args.seconds, args.repeats)
 
 
 if __name__ == "__main__":

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 import torch
 
 from codec.cli import main
+from codec.config import QuantizerConfig
+from codec.models.codec import Codec
 from codec.nn.stft import FrameSTFT, ISTFTHead
 from codec.onnx.graphs import BlockISTFTHead, BlockSTFT, DecodeGraph, EncodeGraph
-from tests.conftest import make_model, speechlike
+from tests.conftest import make_model, speechlike, tiny_config
 
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
@@ -50,7 +53,8 @@ def test_block_stft_and_istft_equal_the_fft_modules(n_fft, hop, causal):
     assert (got_audio - ref_audio)[0].abs().max() < 1e-4 * (1 + ref_audio.abs().max())
 
 
-@pytest.mark.parametrize("kwargs", VARIANTS, ids=["frame-vocoder", "conv-conv", "causal"])
+@pytest.mark.parametrize("kwargs", [*VARIANTS, dict(encoder="mel")],
+                         ids=["frame-vocoder", "conv-conv", "causal", "mel"])
 def test_export_graph_modules_match_torch_before_onnx(kwargs):
     model = make_model(**kwargs)
     audio, lengths = _batch()
@@ -70,6 +74,13 @@ def test_onnx_backend_matches_torch(tmp_path, kwargs):
     manifest = export_onnx(model, tmp_path / "onnx")
     assert manifest["check"]["float32"]["frames_equal"] >= 0.99
     runtime = OnnxCodec(tmp_path / "onnx")
+    if model.cfg.causal:  # the step graphs were checked against torch streaming too
+        assert manifest["check"]["streaming"]["frames_equal"] >= 0.99
+        assert manifest["check"]["streaming"]["audio_max_abs"] <= 1e-3
+    else:  # no step graphs, and streaming says why
+        assert manifest["streaming"] is None and "encode_step.onnx" not in manifest["files"]
+        with pytest.raises(ValueError, match="not causal"):
+            runtime.streaming(1)
     audio, lengths = _batch()
     ref = model.tokenize(audio, 16000, lengths=lengths)
     got = runtime.tokenize(audio, 16000, lengths=lengths)
@@ -164,3 +175,11 @@ def test_load_backends_and_cli(tmp_path, monkeypatch):
     assert main(["detokenize", str(tmp_path / "tokens-onnx"), "-o", str(tmp_path / "wav"),
                  "--model", str(tmp_path / "exported"), "--backend", "onnx"]) == 0
     assert len(list((tmp_path / "wav").glob("*.wav"))) == 3
+
+
+def test_export_refuses_a_quantizer_it_cannot_fold(tmp_path):
+    cfg = dataclasses.replace(tiny_config(), quantizer=QuantizerConfig("fsq", num_codebooks=3, levels=(7, 5, 5)))
+    model = Codec(cfg).eval()
+    with pytest.raises(ValueError, match="supports the rvq quantizer, not ResidualFSQuantizer"):
+        export_onnx(model, tmp_path / "onnx")
+    assert not (tmp_path / "onnx" / "onnx.json").exists()

@@ -21,6 +21,7 @@ def add_parser(sub) -> None:
                                      "and heads into a release directory: config.json, model.safetensors, "
                                      "discriminator.safetensors (for fine-tuning), README.md. With --onnx, "
                                      "write the encode (audio -> codes) and decode (codes -> audio) graphs, "
+                                     "and for causal models the streaming step graphs (state in, state out), "
                                      "checked against torch (docs/api.md, ONNX section).",
                          epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     cmd.add_argument("checkpoint", help="checkpoint directory (runs/NAME/checkpoints/step_N) or a run directory; "
@@ -33,14 +34,16 @@ def add_parser(sub) -> None:
                      help="write ONNX graphs (encoder.onnx, decoder.onnx, onnx.json) to DIR "
                           "(needs pip install 'speechcodec[onnx]')")
     cmd.add_argument("--int8", action="store_true", help="with --onnx: also dynamic-int8 graphs (faster, lossy)")
+    cmd.add_argument("--chunk-frames", type=int, default=None, metavar="N",
+                     help="with --onnx, causal models: frames per streaming step (default 4)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Export and print the written files with their sha256."""
     if args.out_dir is None and args.onnx is None:
         raise ValueError("give OUT_DIR (a release directory) and/or --onnx DIR")
-    if args.int8 and args.onnx is None:
-        raise ValueError("--int8 goes with --onnx DIR")
+    if (args.int8 or args.chunk_frames is not None) and args.onnx is None:
+        raise ValueError("--int8 and --chunk-frames go with --onnx DIR")
     source = args.checkpoint
     if args.out_dir is not None:
         from codec.hub.release import export_release
@@ -53,12 +56,20 @@ def run(args: argparse.Namespace) -> int:
         from pathlib import Path
 
         from codec.models.codec import Codec
-        from codec.onnx.export import export_onnx
+        from codec.onnx.export import CHUNK_FRAMES, export_onnx
 
-        manifest = export_onnx(Codec.from_pretrained(source), args.onnx, int8=args.int8, force=args.force)
+        chunk_frames = CHUNK_FRAMES if args.chunk_frames is None else args.chunk_frames
+        manifest = export_onnx(Codec.from_pretrained(source), args.onnx, int8=args.int8, force=args.force,
+                               chunk_frames=chunk_frames)
         for name, digest in manifest["files"].items():
             print(f"{digest}  {Path(args.onnx) / name}")
         for precision, result in manifest.get("check", {}).items():
             print(f"check ({precision}): codes equal on {100 * result['frames_equal']:.2f} % of "
                   f"{result['frames']} frames, audio max-abs error {result['audio_max_abs']:.2e}", file=sys.stderr)
+        streaming = manifest["streaming"]
+        if streaming is None:
+            print("note: no streaming step graphs: the model is not causal", file=sys.stderr)
+        else:
+            print(f"streaming steps: {streaming['chunk_frames']} frames ({streaming['chunk_samples']} samples) "
+                  f"per step, decoder lookahead {streaming['lookahead']} samples", file=sys.stderr)
     return 0

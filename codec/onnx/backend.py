@@ -1,14 +1,16 @@
 """`OnnxCodec`: the codec's tokenize/detokenize API on onnxruntime, from a directory written by
 codec.onnx.export.export_onnx. Inputs and outputs are the torch model's (Tokens, audio tensors);
-only the network runs in onnxruntime, with as many threads as torch is set to use.
+only the network runs in onnxruntime, with as many threads as torch is set to use. Causal models
+stream through the step graphs (`with model.streaming(B):`, codec.onnx.streaming), in float32 also
+on the int8 backend.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 
@@ -17,6 +19,7 @@ from codec.io.audio import AudioInput, prepare_batch
 from codec.io.weights import sha256_file
 from codec.nn.masks import length_mask
 from codec.onnx.files import FORMAT, FORMAT_VERSION, GRAPH_FILES, MANIFEST, require_onnx
+from codec.onnx.streaming import OnnxStreamingSession
 from codec.tokens import Tokens
 
 
@@ -42,22 +45,31 @@ class OnnxCodec:
     def __init__(self, directory: str | os.PathLike, int8: bool = False, verify: bool = True) -> None:
         require_onnx()
         self.directory = Path(directory)
-        manifest = read_manifest(self.directory)
+        self.manifest = manifest = read_manifest(self.directory)
         self.cfg: CodecConfig = from_dict(CodecConfig, manifest["config"])
         self.model_id: str = manifest["model_id"]
         self.params = manifest.get("params", 0)
-        self.int8 = int8
+        self.int8, self.verify = int8, verify
         self.files = {graph: self.directory / GRAPH_FILES[(graph, int8)] for graph in ("encode", "decode")}
         for path in self.files.values():
-            if not path.is_file():
-                hint = " (export with --int8)" if int8 else ""
-                raise FileNotFoundError(f"{path}: ONNX graph missing{hint}")
-            expected = manifest["files"].get(path.name)
-            if verify and expected and sha256_file(path) != expected:
-                raise ValueError(f"{path}: sha256 does not match {MANIFEST}; re-export")
+            self._check_file(path)
+        self._checked = {"encode", "decode"}
+        if manifest.get("streaming"):  # checked when a stream starts
+            self.files.update({graph: self.directory / manifest["streaming"][graph]["file"]
+                               for graph in ("encode_step", "decode_step")})
         self._sessions: dict[tuple[str, int], object] = {}
+        self.stream: OnnxStreamingSession | None = None  # the open `with model.streaming()` session
         if int8:
             self.backend = "onnx-int8"
+
+    def _check_file(self, path: Path) -> None:
+        """FileNotFoundError if a graph is missing, ValueError if (with `verify`) its sha256 is not the manifest's."""
+        if not path.is_file():
+            hint = " (export with --int8)" if self.int8 and ".int8." in path.name else ""
+            raise FileNotFoundError(f"{path}: ONNX graph missing{hint}")
+        expected = self.manifest["files"].get(path.name)
+        if self.verify and expected and sha256_file(path) != expected:
+            raise ValueError(f"{path}: sha256 does not match {MANIFEST}; re-export")
 
     # ---- sizes (as codec.Codec) --------------------------------------------------------------
     @property
@@ -106,6 +118,9 @@ class OnnxCodec:
         threads = torch.get_num_threads()
         key = (graph, threads)
         if key not in self._sessions:
+            if graph not in self._checked:
+                self._check_file(self.files[graph])
+                self._checked.add(graph)
             options = ort.SessionOptions()
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
@@ -181,15 +196,44 @@ class OnnxCodec:
         """Tokenize a long audio file window by window (codec.runtime.longform.tokenize_file_longform)."""
         from codec.runtime.longform import tokenize_file_longform
 
+        self._check_not_causal()
         return tokenize_file_longform(self, path, **kwargs)  # type: ignore[arg-type]
 
     def detokenize_long(self, tokens: Tokens, path: str | os.PathLike, **kwargs) -> int:
         """Decode long Tokens straight to an audio file, window by window (codec.runtime.longform)."""
         from codec.runtime.longform import detokenize_longform
 
+        self._check_not_causal()
         return detokenize_longform(self, tokens, path, **kwargs)  # type: ignore[arg-type]
 
-    def streaming(self, batch_size: int = 1):
-        """Streaming sessions run on the torch backend only."""
-        raise ValueError("streaming (and long-form coding of causal models) runs on the torch backend: "
-                         "load the model with backend='torch' (--backend torch)")
+    def _check_not_causal(self) -> None:
+        # Causal long form streams windows of any frame count; the step graphs take whole steps only.
+        if self.cfg.causal:
+            raise ValueError("long-form coding of causal models runs on the torch backend: "
+                             "load the model with backend='torch' (--backend torch)")
+
+    # ---- streaming (codec.onnx.streaming; causal models) --------------------------------------
+    def streaming(self, batch_size: int = 1) -> OnnxStreamingSession:
+        """`with model.streaming(B):` chunked encode_chunk/decode_chunk through the step graphs (causal models only)."""
+        return OnnxStreamingSession(self, batch_size)
+
+    def _stream(self) -> OnnxStreamingSession:
+        if self.stream is None:
+            raise ValueError("not streaming: use `with model.streaming(batch_size):` around encode_chunk/decode_chunk")
+        return self.stream
+
+    def encode_chunk(self, audio: torch.Tensor, num_codebooks: int | None = None) -> torch.Tensor:
+        """Streaming: audio [B, 1, m*chunk_samples] -> codes [B, k, m*chunk_frames]."""
+        return self._stream().encode_chunk(audio, num_codebooks)
+
+    def decode_chunk(self, codes: torch.Tensor) -> torch.Tensor:
+        """Streaming: codes [B, k, m*chunk_frames] -> audio [B, 1, m*chunk_samples], delayed by the lookahead."""
+        return self._stream().decode_chunk(codes)
+
+    def flush(self) -> torch.Tensor:
+        """Streaming: end of stream, the decoder's held-back last samples [B, 1, lookahead]."""
+        return self._stream().flush()
+
+    def reset_streaming(self) -> None:
+        """Streaming: back to the initial state (a new stream)."""
+        self._stream().reset()

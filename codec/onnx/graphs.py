@@ -9,19 +9,27 @@ What changes against the torch model (the arithmetic is the same up to float rou
 * the residual quantizer's nearest-neighbour search is the same squared-distance argmin, with each
   level's output projection folded into its codebook (a [codebook_size, latent_dim] table);
 * ConvNeXt layer scales are folded into the second pointwise layer, weight norm is folded.
+
+The rewritten modules stream as the ones they replace (codec.nn.streaming; the step graphs of
+causal models, codec.onnx.state): the block STFT and the input conv of a channel-last stack keep
+their left context, the block iSTFT its overlap-add buffer.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from codec.io.weights import fold_weight_norm
+from codec.models.encoders.frame import FrameEncoder
 from codec.nn.convnext import ConvNeXtBlock
 from codec.nn.masks import length_mask
 from codec.nn.stft import FrameSTFT, ISTFTHead
+from codec.nn.streaming import PreviousInputs, StreamingModule, left_context, zeros_context
+from codec.quantization.rvq import ResidualQuantizer
 
 
 def _check_stft(n_fft: int, hop: int, window: torch.Tensor, what: str) -> int:
@@ -31,6 +39,11 @@ def _check_stft(n_fft: int, hop: int, window: torch.Tensor, what: str) -> int:
     if not torch.allclose(window.float().cpu(), torch.hann_window(n_fft)):
         raise ValueError(f"ONNX export needs the {what} STFT window to be torch.hann_window({n_fft})")
     return n_fft // hop
+
+
+def _masked(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """`x * mask`, or `x` when streaming (no mask: every frame is present)."""
+    return x if mask is None else x * mask
 
 
 def overlap_add(frames: torch.Tensor, ratio: int, hop: int) -> torch.Tensor:
@@ -55,7 +68,7 @@ def _combine(coefs: list[float], terms: list[torch.Tensor]) -> torch.Tensor:
     return out
 
 
-class BlockSTFT(nn.Module):
+class BlockSTFT(StreamingModule):
     """FrameSTFT (n_fft = ratio * hop) -> [B, F, 2 * bins]: [real | imag], bins in the order `order`.
 
     Bins are grouped by k mod ratio. For bins of class c, the frame's DFT is the hop-point DFT (at
@@ -89,7 +102,10 @@ class BlockSTFT(nn.Module):
         self.register_buffer("order", torch.cat(order), persistent=False)
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        x = nn.functional.pad(audio[:, 0], self.padding)
+        if self.streaming_state is not None:
+            x = left_context(self, audio, self.padding[0])[:, 0]
+        else:
+            x = nn.functional.pad(audio[:, 0], self.padding)
         blocks = x.reshape(x.shape[0], -1, self.hop)  # [B, F + ratio - 1, hop]
         num_frames = blocks.shape[1] - self.ratio + 1
         windowed = [blocks[:, r : r + num_frames] * self.segments[r] for r in range(self.ratio)]
@@ -103,6 +119,12 @@ class BlockSTFT(nn.Module):
             imags.append(y[..., size:])
         return torch.cat(reals + imags, dim=-1)
 
+    def init_state(self, batch_size: int) -> PreviousInputs:
+        """Zero left context (as FrameSTFT)."""
+        if self.padding[1]:
+            raise ValueError("only the causal STFT can stream")
+        return zeros_context(self, batch_size, 1, self.padding[0])
+
 
 class ExportFrameEncoder(nn.Module):
     """FrameEncoder with the block STFT and channel-last input/output: -> latent [B, F, D]."""
@@ -115,13 +137,13 @@ class ExportFrameEncoder(nn.Module):
         self.backbone = ChannelLastStack(encoder.backbone, input_order=torch.cat([order, order + self.bins]))
         self.proj = as_linear(encoder.proj)
 
-    def forward(self, audio: torch.Tensor, frame_lengths: torch.Tensor) -> torch.Tensor:
+    def forward(self, audio: torch.Tensor, frame_lengths: torch.Tensor | None) -> torch.Tensor:
         spec = self.stft(audio)
         real, imag = spec[..., : self.bins], spec[..., self.bins :]
         scale = (torch.sqrt(real * real + imag * imag) + 1e-5).pow(-0.7)  # magnitude ** 0.3, phase kept
         x = torch.cat([real * scale, imag * scale], dim=-1)
-        mask = length_mask(frame_lengths, x.shape[1])[..., None].to(x.dtype)
-        return self.proj(self.backbone(x, mask)) * mask
+        mask = None if frame_lengths is None else length_mask(frame_lengths, x.shape[1])[..., None].to(x.dtype)
+        return _masked(self.proj(self.backbone(x, mask)), mask)
 
 
 def as_linear(conv: nn.Conv1d) -> nn.Linear:
@@ -133,8 +155,9 @@ def as_linear(conv: nn.Conv1d) -> nn.Linear:
     return linear
 
 
-class ChannelLastStack(nn.Module):
-    """ConvNeXtStack on [B, F, C] with a float mask [B, F, 1]; the input conv is one matmul over shifted frames."""
+class ChannelLastStack(StreamingModule):
+    """ConvNeXtStack on [B, F, C] with a float mask [B, F, 1] (None when streaming); the input conv is one
+    matmul over shifted frames."""
 
     def __init__(self, stack: nn.Module, input_order: torch.Tensor | None = None) -> None:
         super().__init__()
@@ -145,20 +168,40 @@ class ChannelLastStack(nn.Module):
             self.embed.weight.data = self.embed.weight.data[:, input_order].contiguous()
         self.norm_in, self.blocks, self.norm_out = stack.norm_in, stack.blocks, stack.norm_out
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        x = x * mask
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        x = _masked(x, mask)
         if self.kernel > 1:
             frames = x.shape[1]
-            x = nn.functional.pad(x, (0, 0, *self.embed_padding))
+            if self.streaming_state is not None:  # the state is channel-first, as ConvNeXtStack's
+                x = left_context(self, x.transpose(1, 2), self.embed_padding[0]).transpose(1, 2)
+            else:
+                x = nn.functional.pad(x, (0, 0, *self.embed_padding))
             x = torch.cat([x[:, t : t + frames] for t in range(self.kernel)], dim=-1)
-        x = (self.norm_in(self.embed(x)) * mask).transpose(1, 2)
-        mask_cf = mask.transpose(1, 2)
+        x = _masked(self.norm_in(self.embed(x)), mask).transpose(1, 2)
+        mask_cf = None if mask is None else mask.transpose(1, 2)
         for block in self.blocks:
-            x = block(x) * mask_cf
-        return self.norm_out(x.transpose(1, 2)) * mask
+            x = _masked(block(x), mask_cf)
+        return _masked(self.norm_out(x.transpose(1, 2)), mask)
+
+    def init_state(self, batch_size: int) -> PreviousInputs:
+        """Zero left context for the input conv (as ConvNeXtStack)."""
+        if self.embed_padding[1]:
+            raise ValueError("only causal ConvNeXt stacks can stream")
+        return zeros_context(self, batch_size, self.embed.in_features // self.kernel, self.embed_padding[0])
 
 
-class BlockISTFTHead(nn.Module):
+@dataclass
+class StepOverlapAdd:
+    """The block iSTFT's streaming state: the overlap-add positions not complete yet ([B, n_fft - hop] summed
+    frames and their [n_fft - hop] squared-window envelope) and how many samples of the stream were emitted,
+    counted up to n_fft - hop (those first samples are trimmed offline and emitted as zeros)."""
+
+    audio: torch.Tensor
+    envelope: torch.Tensor
+    emitted: torch.Tensor
+
+
+class BlockISTFTHead(StreamingModule):
     """ISTFTHead (periodic Hann, n_fft = ratio * hop), offline: features [B, F, dim] -> audio [B, 1, F * hop].
 
     Bins are grouped by k mod ratio (the projection's outputs are permuted to match). For class c,
@@ -203,11 +246,20 @@ class BlockISTFTHead(nn.Module):
         self.register_buffer("segments", head.window.reshape(self.ratio, hop).clone())
         self.register_buffer("window_sq", head.window.square())
 
-    def forward(self, x: torch.Tensor, frame_lengths: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, frame_lengths: torch.Tensor | None) -> torch.Tensor:
+        if self.streaming_state is not None:
+            return self.step(x)
+        num_frames = x.shape[1]
+        present = length_mask(frame_lengths, num_frames).to(x.dtype)[..., None]  # [B, F, 1]
+        audio = self.overlap_added(x, present)
+        envelope = overlap_add(present * self.window_sq, self.ratio, self.hop)
+        audio = audio / envelope.clamp(min=1e-5)
+        return audio[:, None, self.trim_left : self.trim_left + num_frames * self.hop]
+
+    def overlap_added(self, x: torch.Tensor, present: torch.Tensor | None) -> torch.Tensor:
+        """Features [B, F, dim] -> windowed frames overlap-added, not normalised: [B, (F + ratio - 1) * hop]."""
         y = self.proj(x)
-        num_frames = y.shape[1]
-        present = length_mask(frame_lengths, num_frames).to(y.dtype)[..., None]  # [B, F, 1]
-        mag = torch.exp(y[..., : self.bins].clamp(max=6.0)) * present
+        mag = _masked(torch.exp(y[..., : self.bins].clamp(max=6.0)), present)
         phase = y[..., self.bins :]
         real, imag = mag * torch.cos(phase), mag * torch.sin(phase)
         parts = []
@@ -220,10 +272,34 @@ class BlockISTFTHead(nn.Module):
             segment = _combine(self.terms[r], parts) * self.segments[r]
             segment = nn.functional.pad(segment, (0, 0, r, self.ratio - 1 - r))
             audio = segment if audio is None else audio + segment
-        audio = audio.reshape(y.shape[0], -1)
-        envelope = overlap_add(present * self.window_sq, self.ratio, self.hop)
-        audio = audio / envelope.clamp(min=1e-5)
-        return audio[:, None, self.trim_left : self.trim_left + num_frames * self.hop]
+        return audio.reshape(y.shape[0], -1)
+
+    def step(self, x: torch.Tensor) -> torch.Tensor:
+        """Streaming: features [B, n, dim] -> the n * hop stream samples now complete [B, 1, n * hop] (as ISTFTHead)."""
+        state, keep, held = self.streaming_state, x.shape[1] * self.hop, self.trim_left
+        audio = self.overlap_added(x, None)
+        envelope = overlap_add(self.window_sq.expand(1, x.shape[1], -1), self.ratio, self.hop)[0]
+        audio = torch.cat([audio[:, :held] + state.audio, audio[:, held:]], dim=-1)
+        envelope = torch.cat([envelope[:held] + state.envelope, envelope[held:]])
+        state.audio, state.envelope = audio[:, keep:], envelope[keep:]
+        out = audio[:, :keep] / envelope[:keep].clamp(min=1e-5)
+        warm = (torch.arange(keep) + state.emitted) >= held
+        state.emitted = (state.emitted + keep).clamp(max=held)
+        return (out * warm.to(out.dtype))[:, None]
+
+    def flush(self) -> torch.Tensor:
+        """End of stream: the last n_fft - hop samples [B, 1, n_fft - hop] still in the buffer."""
+        state = self.streaming_state
+        return (state.audio / state.envelope.clamp(min=1e-5))[:, None]
+
+    def init_state(self, batch_size: int) -> StepOverlapAdd:
+        """An empty overlap-add buffer, nothing emitted."""
+        held = (self.ratio - 1) * self.hop
+        if self.trim_left != held:
+            raise ValueError("only the causal iSTFT head can stream")
+        return StepOverlapAdd(torch.zeros(batch_size, held, device=self.state_device()),
+                              torch.zeros(held, device=self.state_device()),
+                              torch.zeros((), dtype=torch.long, device=self.state_device()))
 
 
 class ExportVocoderDecoder(nn.Module):
@@ -234,9 +310,15 @@ class ExportVocoderDecoder(nn.Module):
         self.backbone = ChannelLastStack(decoder.backbone)
         self.head = BlockISTFTHead(decoder.head)
 
-    def forward(self, latent: torch.Tensor, frame_lengths: torch.Tensor) -> torch.Tensor:
-        mask = length_mask(frame_lengths, latent.shape[1])[..., None].to(latent.dtype)
+    def forward(self, latent: torch.Tensor, frame_lengths: torch.Tensor | None) -> torch.Tensor:
+        mask = None
+        if frame_lengths is not None:
+            mask = length_mask(frame_lengths, latent.shape[1])[..., None].to(latent.dtype)
         return self.head(self.backbone(latent, mask), frame_lengths)
+
+    def flush(self) -> torch.Tensor:
+        """Streaming: the held-back last samples [B, 1, lookahead]."""
+        return self.head.flush()
 
 
 class FoldedRVQ(nn.Module):
@@ -244,6 +326,8 @@ class FoldedRVQ(nn.Module):
 
     def __init__(self, quantizer: nn.Module) -> None:
         super().__init__()
+        if not isinstance(quantizer, ResidualQuantizer):
+            raise ValueError(f"ONNX export supports the rvq quantizer, not {type(quantizer).__name__}")
         quantizer.check_initialised()
         codebooks = [level.codebook.detach().float() for level in quantizer.levels]
         self.codebook_size = codebooks[0].shape[0]
@@ -307,7 +391,7 @@ class EncodeGraph(nn.Module):
         super().__init__()
         model = inference_copy(model)
         self.hop = model.frame_size
-        self.channel_last = hasattr(model.encoder, "stft")
+        self.channel_last = isinstance(model.encoder, FrameEncoder)  # the rewritten kind; others trace as they are
         self.encoder = ExportFrameEncoder(model.encoder) if self.channel_last else model.encoder
         self.quantizer = FoldedRVQ(model.quantizer)
 
@@ -319,6 +403,11 @@ class EncodeGraph(nn.Module):
         latent = self.encoder(audio, frame_lengths)
         codes = self.quantizer.encode(latent if self.channel_last else latent.transpose(1, 2))
         return codes * length_mask(frame_lengths, codes.shape[-1])[:, None, :].long(), frame_lengths
+
+    def step(self, audio: torch.Tensor) -> torch.Tensor:
+        """Streaming (causal models): audio [B, 1, n * frame_size] -> codes int64 [B, K, n]."""
+        latent = self.encoder(audio, None)
+        return self.quantizer.encode(latent if self.channel_last else latent.transpose(1, 2))
 
 
 class DecodeGraph(nn.Module):
@@ -334,3 +423,10 @@ class DecodeGraph(nn.Module):
     def forward(self, codes: torch.Tensor, frame_lengths: torch.Tensor) -> torch.Tensor:
         quantized = self.quantizer.decode(codes)
         return self.decoder(quantized if self.channel_last else quantized.transpose(1, 2), frame_lengths)
+
+    def step(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Streaming (causal models): codes [B, k, n] -> (audio [B, 1, n * frame_size], the tail that ending
+        the stream now would give [B, 1, lookahead])."""
+        quantized = self.quantizer.decode(codes)
+        audio = self.decoder(quantized if self.channel_last else quantized.transpose(1, 2), None)
+        return audio, self.decoder.flush()

@@ -34,9 +34,10 @@ def onnx_cache_dir(model_id: str) -> Path:
     """Where the ONNX export of a model id is cached: keyed by the weights and by the export code itself."""
     from codec import __version__
     from codec.hub.sources import cache_root
-    from codec.onnx import export, graphs
+    from codec.onnx import export, graphs, state
 
-    code = hashlib.sha256(Path(graphs.__file__).read_bytes() + Path(export.__file__).read_bytes()).hexdigest()[:10]
+    source = b"".join(Path(module.__file__).read_bytes() for module in (graphs, export, state))
+    code = hashlib.sha256(source).hexdigest()[:10]
     return cache_root() / "onnx" / re.sub(r"[^A-Za-z0-9._@-]", "_", model_id) / f"codec-{__version__}-{code}"
 
 
