@@ -19,7 +19,7 @@ import torch
 
 from codec.config import CodecConfig, QuantizerConfig
 from codec.models.codec import Codec
-from codec.streaming import algorithmic_latency
+from codec.runtime.streaming import algorithmic_latency
 
 
 def bench(model: Codec, chunk_frames: int, seconds: float) -> dict[str, float]:

@@ -14,8 +14,8 @@ import tempfile
 
 import torch
 
-from codec.audio import prepare_batch
-from codec.evaluation import load_eval_items
+from codec.eval.protocol import load_eval_items
+from codec.io.audio import prepare_batch
 from codec.models.codec import Codec
 from codec.onnx.backend import OnnxCodec
 from codec.onnx.export import compare_with_torch, export_onnx

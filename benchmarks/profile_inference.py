@@ -27,7 +27,7 @@ from functools import partial
 import numpy as np
 import torch
 
-from codec.bench import bench_signal
+from codec.eval.bench import bench_signal
 from codec.models.codec import Codec
 from codec.onnx.select import load_backend
 

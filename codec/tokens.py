@@ -12,7 +12,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save as save_safetensors_bytes
 
-from codec.fileio import atomic_write_bytes
+from codec.io.files import atomic_write_bytes
+from codec.nn.masks import length_mask
 
 TOKENS_FORMAT = "codec.tokens"
 TOKENS_FORMAT_VERSION = 1
@@ -94,7 +95,7 @@ class Tokens:
 
     def mask(self) -> torch.Tensor:
         """Bool [B, F]: True on valid frames."""
-        return torch.arange(self.num_frames, device=self.lengths.device)[None, :] < self.lengths[:, None]
+        return length_mask(self.lengths, self.num_frames)
 
     def truncate(self, num_codebooks: int) -> Tokens:
         """Keep the first `num_codebooks` codebooks (a lower bitrate)."""

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from codec.audio import save_audio
+from codec.io.audio import save_audio
 
 SAMPLE_RATE = 16000
 

@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lm_models import MODELS
 
 import codec
-from codec.audio import save_audio
-from codec.fileio import atomic_write_bytes
+from codec.io.audio import save_audio
+from codec.io.files import atomic_write_bytes
 from codec.layouts import Vocabulary
 
 

@@ -15,7 +15,7 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from codec.evaluation import load_eval_items  # noqa: E402
+from codec.eval.protocol import load_eval_items  # noqa: E402
 from recipes.data import align_phones as ap  # noqa: E402
 from recipes.data.tts_engines import PHONES  # noqa: E402
 

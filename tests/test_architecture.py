@@ -16,7 +16,7 @@ from codec.models.encoders import FrameEncoder
 from codec.models.interfaces import Decoder, Encoder, Quantizer
 from codec.models.parts import DECODERS, ENCODERS, QUANTIZERS
 from codec.models.teachers import TEACHERS, ModelTeacher, TeacherConfig, build_teacher
-from codec.streaming import algorithmic_latency
+from codec.runtime.streaming import algorithmic_latency
 from codec.train.config import load_train_config
 from tests.conftest import make_model, speechlike, tiny_config
 

@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from codec.audio import AudioError, load_audio, prepare_batch, save_audio
+from codec.io.audio import AudioError, load_audio, prepare_batch, save_audio
 from tests.conftest import speechlike
 
 

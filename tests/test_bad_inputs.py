@@ -13,10 +13,11 @@ import soundfile as sf
 import torch
 from safetensors.torch import save as save_safetensors_bytes
 
-from codec import batch, fileio
 from codec.cli import main
-from codec.evaluation import load_eval_items
-from codec.fileio import atomic_write_bytes
+from codec.eval.protocol import load_eval_items
+from codec.io import files
+from codec.io.files import atomic_write_bytes
+from codec.jobs import batch
 from codec.prep import plan_items
 from codec.tokens import Tokens
 from tests.conftest import make_model, speechlike
@@ -53,17 +54,17 @@ def files_under(root: Path) -> set[Path]:
 @pytest.mark.parametrize("bad", ESCAPING_IDS)
 def test_safe_relative_refuses_escaping_names(bad):
     with pytest.raises(ValueError, match=r"output directory|names no file"):
-        fileio.safe_relative(bad)
+        files.safe_relative(bad)
     with pytest.raises(ValueError):
-        fileio.output_path("/tmp/out", bad, ".safetensors")
+        files.output_path("/tmp/out", bad, ".safetensors")
 
 
 def test_output_path_refuses_a_symlink_out_of_the_directory(tmp_path):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "link").symlink_to(tmp_path)
     with pytest.raises(ValueError, match="outside the output directory"):
-        fileio.output_path(tmp_path / "out", "link/x", ".safetensors")
-    assert fileio.output_path(tmp_path / "out", "a/b.wav", ".safetensors") == tmp_path / "out" / "a" / "b.safetensors"
+        files.output_path(tmp_path / "out", "link/x", ".safetensors")
+    assert files.output_path(tmp_path / "out", "a/b.wav", ".safetensors") == tmp_path / "out" / "a" / "b.safetensors"
 
 
 def test_manifest_ids_cannot_escape_tokenize_output(tmp_path, wavs, model_dir):
@@ -205,15 +206,13 @@ def test_device_without_a_gpu_is_one_line(tmp_path, wavs, model_dir, capsys):
 
 
 def test_detokenize_without_model_goes_on_past_an_unregistered_one(tmp_path, wavs, model_dir, monkeypatch):
-    from codec import hub
-
     model = make_model()
     tok = tmp_path / "tok"
     assert main(["tokenize", str(wavs), "-o", str(tok), "--model", str(model_dir)]) == 0
     stray = Tokens.load(tok / "utt00.safetensors")
     dataclasses.replace(stray, model_id="nobody-knows@0123456789ab").save(tok / "aaa.safetensors")
-    real_resolve = hub.resolve
-    monkeypatch.setattr(hub, "resolve",  # register the tiny model under its name, for this test only
+    real_resolve = batch.resolve
+    monkeypatch.setattr(batch, "resolve",  # register the tiny model under its name, for this test only
                         lambda source, **kw: model_dir if source == model.cfg.name else real_resolve(source, **kw))
     out = tmp_path / "wav"
     assert main(["detokenize", str(tok), "-o", str(out)]) == 1

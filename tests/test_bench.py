@@ -8,8 +8,8 @@ import json
 import pytest
 import torch
 
-from codec.bench import BenchSystem, codec_system, measure_peak_rss, results_table, run_bench
 from codec.commands import bench as bench_command
+from codec.eval.bench import BenchSystem, codec_system, measure_peak_rss, results_table, run_bench
 from tests.conftest import make_model
 
 

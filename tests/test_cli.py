@@ -104,7 +104,7 @@ def test_info_and_help_via_subprocess(model_dir):
 
 
 def test_long_files_go_through_the_windowed_path(tmp_path, model_dir):
-    from codec.longform import LONGFORM_THRESHOLD_SECONDS
+    from codec.runtime.longform import LONGFORM_THRESHOLD_SECONDS
 
     seconds = LONGFORM_THRESHOLD_SECONDS + 2
     sf.write(tmp_path / "long.wav", np.tile(speechlike(2.0).numpy(), int(seconds / 2)), 16000)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from codec import hub, registry, transfer
-from codec.hub import DownloadError, resolve
+from codec.hub import registry, sources, transfer
+from codec.hub.sources import DownloadError, resolve
 from tests.conftest import make_model
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*recorded sha256:UserWarning")
@@ -169,9 +169,9 @@ def test_short_body_is_not_installed_and_no_hash_recorded(server, checkpoint, is
     url = serve(server, checkpoint, **{name: body(checkpoint[name][:cut])})  # consistent length, short file
     with pytest.raises(ValueError, match="no hash recorded"):
         resolve(url)
-    directory = hub.url_cache_dir(url)
+    directory = sources.url_cache_dir(url)
     assert not (directory / name).exists() and not (directory / (name + ".part")).exists()
-    assert not (directory / hub.MANIFEST).exists()
+    assert not (directory / sources.MANIFEST).exists()
     server.routes["/m/" + name] = body(checkpoint[name])  # the server is fixed: the next run works
     assert (resolve(url) / name).read_bytes() == checkpoint[name]
 
@@ -199,14 +199,14 @@ def test_concurrent_first_downloads_both_succeed(server, checkpoint):
 
 def test_crafted_cache_manifest_cannot_delete_outside_the_cache(server, checkpoint, isolated, tmp_path):
     url = serve(server, checkpoint)
-    directory = hub.url_cache_dir(url)
+    directory = sources.url_cache_dir(url)
     directory.mkdir(parents=True)
     victim = isolated / "victim.txt"
     victim.write_text("keep me")
     outside = tmp_path / "outside.txt"
     outside.write_text("keep me too")
     wrong = "0" * 64
-    (directory / hub.MANIFEST).write_text(json.dumps({
+    (directory / sources.MANIFEST).write_text(json.dumps({
         "format": "codec.download", "format_version": 1, "url": url,
         "files": {"../victim.txt": wrong, str(outside): wrong, "config.json": wrong}}))
     with pytest.warns(UserWarning):
@@ -222,7 +222,7 @@ def test_package_sources_are_confined(tmp_path, checkpoint, source):
         registry.parse_entry("m", {"source": source, "files": files}, tmp_path / "r.json")
     entry = registry.RegistryEntry("m", source, files, tmp_path / "r.json")  # built directly, unchecked
     with pytest.raises(ValueError, match="inside codec/pretrained"):
-        hub.resolve_entry(entry)
+        sources.resolve_entry(entry)
 
 
 def test_hf_without_network_says_so(monkeypatch, capsys):

@@ -13,9 +13,9 @@ import soundfile as sf
 import torch
 
 from codec import metrics
-from codec.baselines import Baseline, align_to_reference, available_baselines, estimate_delay, run_baseline
 from codec.commands import eval as eval_command
-from codec.evaluation import edit_distance, error_rates, evaluate, load_eval_items, scored_codebook_counts
+from codec.eval.baselines import Baseline, align_to_reference, available_baselines, estimate_delay, run_baseline
+from codec.eval.protocol import edit_distance, error_rates, evaluate, load_eval_items, scored_codebook_counts
 from tests.conftest import make_model, speechlike
 
 PHONES = ("a", "e", "i", "o", "u", "m", "s")

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from codec import hub, registry, transfer
 from codec.commands import download as download_cmd
-from codec.hub import ChecksumError, DownloadError, resolve
+from codec.hub import registry, sources, transfer
+from codec.hub.sources import ChecksumError, DownloadError, resolve
 from codec.models.codec import Codec
 from tests.conftest import make_model, speechlike
 
@@ -142,7 +142,7 @@ def test_download_load_tokenize_then_cache_only(server, checkpoint):
 def test_bare_url_records_hash_and_warns(server, checkpoint, isolated):
     with pytest.warns(UserWarning, match="recorded sha256"):
         directory = resolve(server.url + "/m")
-    manifest = json.loads((directory / hub.MANIFEST).read_text())
+    manifest = json.loads((directory / sources.MANIFEST).read_text())
     assert manifest["files"]["model.safetensors"] == sha(checkpoint["model.safetensors"])
     assert directory.parent == isolated
 
@@ -151,7 +151,8 @@ def test_sha256_sidecar_files_verify(server, checkpoint):
     for name, data in checkpoint.items():
         server.files[f"/m/{name}.sha256"] = f"{sha(data)}  {name}\n".encode()
     directory = resolve(server.url + "/m/")
-    assert json.loads((directory / hub.MANIFEST).read_text())["checked_against"]["config.json"] == "config.json.sha256"
+    checked = json.loads((directory / sources.MANIFEST).read_text())["checked_against"]
+    assert checked["config.json"] == "config.json.sha256"
 
 
 def test_dropped_connection_resumes_with_range(server, checkpoint):
@@ -164,7 +165,7 @@ def test_dropped_connection_resumes_with_range(server, checkpoint):
 
 
 def test_partial_file_from_an_earlier_run_is_resumed(server, checkpoint):
-    directory = hub.url_cache_dir(server.url + "/m/")
+    directory = sources.url_cache_dir(server.url + "/m/")
     directory.mkdir(parents=True)
     (directory / "model.safetensors.part").write_bytes(checkpoint["model.safetensors"][:1000])
     registry_file = write_registry(directory.parent / "r.json", {"tiny": entry(server.url + "/m/", checkpoint)})
@@ -176,7 +177,7 @@ def test_partial_file_from_an_earlier_run_is_resumed(server, checkpoint):
 @pytest.mark.parametrize("kept", ["all", "some"])
 def test_partial_file_edge_cases(server, checkpoint, kept):
     data = checkpoint["model.safetensors"]
-    directory = hub.url_cache_dir(server.url + "/m/")
+    directory = sources.url_cache_dir(server.url + "/m/")
     directory.mkdir(parents=True)
     (directory / "model.safetensors.part").write_bytes(data if kept == "all" else b"junk" * 10)
     server.ignore_range = kept == "some"  # a server without Range support sends everything again
@@ -187,7 +188,7 @@ def test_partial_file_edge_cases(server, checkpoint, kept):
 
 def test_stale_partial_file_is_restarted_once(server, checkpoint):
     data = checkpoint["model.safetensors"]
-    directory = hub.url_cache_dir(server.url + "/m/")
+    directory = sources.url_cache_dir(server.url + "/m/")
     directory.mkdir(parents=True)
     (directory / "model.safetensors.part").write_bytes(b"stale" * 20)
     reg = write_registry(directory.parent / "r.json", {"tiny": entry(server.url + "/m/", checkpoint)})
@@ -203,8 +204,8 @@ def test_wrong_hash_is_refused_and_nothing_complete_remains(server, checkpoint, 
     good = sha(checkpoint["model.safetensors"])
     with pytest.raises(ChecksumError, match=rf"model\.safetensors.*expected {bad}, got {good}"):
         resolve("tiny", registry=reg)
-    directory = hub.url_cache_dir(server.url + "/m/")
-    assert not (directory / "model.safetensors").exists() and not (directory / hub.MANIFEST).exists()
+    directory = sources.url_cache_dir(server.url + "/m/")
+    assert not (directory / "model.safetensors").exists() and not (directory / sources.MANIFEST).exists()
     assert not list(directory.glob("*.part"))
 
 
@@ -252,7 +253,7 @@ def test_registry_name_from_env_and_cli(server, checkpoint, tmp_path, monkeypatc
     assert download_cmd.run(parse(["download", "tiny-speech"])) == 0
     directory = Path(capsys.readouterr().out.strip())
     assert Codec.from_pretrained("tiny-speech").model_id.startswith("tiny-frame-vocoder@")
-    assert directory == hub.url_cache_dir(server.url + "/m/")
+    assert directory == sources.url_cache_dir(server.url + "/m/")
     assert download_cmd.run(parse(["download", "--list"])) == 0
     listing = capsys.readouterr().out
     assert "tiny-speech" in listing and "speechcodec-16k-50hz" in listing and "MIT" in listing

@@ -1,4 +1,4 @@
-"""Every codec module imports; none imports the CLI; the import graph among codec modules has no cycle.
+"""Every codec module imports; none imports the CLI; the library never imports an application; no import cycle.
 
 Edges are the `codec.*` imports a module makes anywhere (module level or deferred inside a function),
 except under `if TYPE_CHECKING:` (annotations only, never executed).
@@ -15,6 +15,8 @@ import codec
 
 ROOT = Path(codec.__file__).parent
 ENTRY_POINTS = {"codec.__main__"}  # `python -m codec` is the CLI's own entry point
+# The applications layer of docs/architecture.md: they use the library; the library never imports them.
+APPLICATIONS = ("codec.cli", "codec.commands", "codec.jobs", "codec.prep", "codec.eval", "codec.hub.release")
 
 
 def all_modules() -> dict[str, Path]:
@@ -62,6 +64,17 @@ def test_no_module_imports_the_cli():
     offenders = [name for name, path in modules.items()
                  if name not in ENTRY_POINTS and name != "codec.cli" and "codec.cli" in imported(path, set(modules))]
     assert offenders == []
+
+
+def _is_application(name: str) -> bool:
+    return any(name == app or name.startswith(app + ".") for app in APPLICATIONS)
+
+
+def test_the_library_imports_no_application():
+    modules = all_modules()
+    offenders = {name: sorted(filter(_is_application, imported(path, set(modules))))
+                 for name, path in modules.items() if not _is_application(name) and name not in ENTRY_POINTS}
+    assert {name: apps for name, apps in offenders.items() if apps} == {}
 
 
 def test_no_import_cycle():

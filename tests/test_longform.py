@@ -11,9 +11,9 @@ import pytest
 import soundfile as sf
 import torch
 
-from codec.audio import resample
-from codec.longform import ResampledReader, detokenize_longform, frame_windows, tokenize_file_longform
+from codec.io.audio import resample
 from codec.metrics import log_mel_distance
+from codec.runtime.longform import ResampledReader, detokenize_longform, frame_windows, tokenize_file_longform
 from tests.conftest import make_model, speechlike
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -133,7 +133,7 @@ RSS_SCRIPT = """
 import json, resource, sys
 sys.path.insert(0, {root!r})
 from tests.conftest import make_model
-from codec.longform import tokenize_file_longform
+from codec.runtime.longform import tokenize_file_longform
 model = make_model(causal={causal})
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 tokens = tokenize_file_longform(model, {path!r})

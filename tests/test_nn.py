@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from codec.nn.conv import Conv1d, ConvTranspose1d, ResidualUnit, Snake, activation, apply_mask, length_mask
+from codec.nn.conv import Conv1d, ConvTranspose1d, ResidualUnit, Snake, activation
 from codec.nn.convnext import ConvNeXtStack
+from codec.nn.masks import apply_mask, length_mask
 from codec.nn.stft import FrameSTFT, ISTFTHead, check_frame_fft
 from codec.nn.streaming import set_streaming, streaming_modules
 

@@ -38,7 +38,7 @@ def test_speaker_similarity_is_higher_for_the_same_voice():
 def test_eval_reports_perceptual_scores_unless_skipped(tiny_model, tmp_path):
     import soundfile as sf
 
-    from codec.evaluation import evaluate, load_eval_items
+    from codec.eval.protocol import evaluate, load_eval_items
 
     path = tmp_path / "a.wav"
     sf.write(path, speechlike(2.0, seed=4).numpy(), 16000)

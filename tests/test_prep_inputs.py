@@ -11,9 +11,9 @@ import pytest
 import soundfile as sf
 
 from codec.cli import main
-from codec.longform import LONGFORM_THRESHOLD_SECONDS
 from codec.models.codec import Codec
 from codec.prep import tokenize_corpus
+from codec.runtime.longform import LONGFORM_THRESHOLD_SECONDS
 from tests.conftest import make_model, speechlike
 
 
@@ -24,20 +24,20 @@ def model_dir(tmp_path):
 
 def test_long_files_take_the_windowed_path(tmp_path, model_dir, monkeypatch):
     """A file past the long-form threshold is never decoded whole; its codes equal `tokenize_long`."""
-    from codec.prep import decode
+    from codec.prep import shards
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     seconds = int(LONGFORM_THRESHOLD_SECONDS) + 3
     sf.write(corpus / "long.wav", np.tile(speechlike(1.0).numpy(), seconds), 16000)
     sf.write(corpus / "short.wav", speechlike(0.4, seed=3).numpy(), 16000)
-    real_load = decode.load_audio
+    real_load = shards.load_audio
 
     def load_audio(path):
         assert Path(path).name != "long.wav", "the long file must not be decoded whole"
         return real_load(path)
 
-    monkeypatch.setattr(decode, "load_audio", load_audio)
+    monkeypatch.setattr(shards, "load_audio", load_audio)
     report = tokenize_corpus([str(corpus)], tmp_path / "out", str(model_dir), num_workers=0, batch_size=4)
     assert report.errors == [] and report.rows == 2
     table = pq.read_table(tmp_path / "out" / "shard-00000.parquet").to_pylist()

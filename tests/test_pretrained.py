@@ -16,8 +16,8 @@ import soundfile as sf
 import torch
 
 import codec
-from codec.registry import PACKAGED_REGISTRY
-from codec.weights import sha256_file
+from codec.hub.registry import PACKAGED_REGISTRY
+from codec.io.weights import sha256_file
 from tests.conftest import speechlike
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from codec.config import CodecConfig
-from codec.streaming import algorithmic_latency
+from codec.runtime.streaming import algorithmic_latency
 from tests.conftest import make_model, speechlike
 
 CAUSAL = [

@@ -65,7 +65,7 @@ def _backend_list(text: str) -> list[str]:
 
 def _systems(args: argparse.Namespace) -> list:
     """The systems named by --model / --config (one per backend with --model)."""
-    from codec.bench import codec_system, default_config_systems
+    from codec.eval.bench import codec_system, default_config_systems
 
     if args.config is None:
         from codec.onnx.select import load_backend
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     import dataclasses
     import json
 
-    from codec.bench import peer_systems, results_table, run_bench
+    from codec.eval.bench import peer_systems, results_table, run_bench
 
     if args.repeats < 1 or args.seconds <= 0:
         raise ValueError("--repeats must be >= 1 and --seconds > 0")

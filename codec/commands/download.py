@@ -33,7 +33,7 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the checkpoint directory (or the registry listing); network failures exit with status 2."""
-    from codec.hub import DownloadError, resolve
+    from codec.hub.sources import DownloadError, resolve
 
     if args.list:
         return _list(args)
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from codec.registry import load_registry
+    from codec.hub.registry import load_registry
 
     rows = [entry.summary() for _, entry in sorted(load_registry(args.registry).items())]
     if args.json:

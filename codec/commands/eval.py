@@ -58,10 +58,10 @@ def invocation() -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, write the report directory and print the systems table; 1 if some inputs failed (they are listed)."""
-    from codec.baselines import available_baselines, parse_baseline_names
-    from codec.evaluation import evaluate, load_eval_items, load_transcriber
+    from codec.eval.baselines import available_baselines, parse_baseline_names
+    from codec.eval.protocol import evaluate, load_eval_items, load_transcriber
+    from codec.eval.report import systems_table, write_report
     from codec.onnx.select import load_backend
-    from codec.report import systems_table, write_report
 
     if args.max_files is not None and args.max_files < 1:
         raise ValueError(f"--max-files must be >= 1, got {args.max_files}")

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--int8 and --chunk-frames go with --onnx DIR")
     source = args.checkpoint
     if args.out_dir is not None:
-        from codec.release import export_release
+        from codec.hub.release import export_release
 
         for path, digest in export_release(source, args.out_dir, name=args.name, force=args.force,
                                            half=args.half).items():

@@ -98,7 +98,7 @@ def _device(name: str) -> str:
     """`cuda-local` -> cuda:$LOCAL_RANK; any name is checked (a missing GPU is a one-line error)."""
     import os
 
-    from codec.devices import check_device
+    from codec.runtime.devices import check_device
 
     name = f"cuda:{os.environ.get('LOCAL_RANK', '0')}" if name == "cuda-local" else name
     check_device(name)

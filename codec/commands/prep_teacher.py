@@ -90,10 +90,10 @@ def write_features(args: argparse.Namespace, extract: Extract, frame_rate: float
     from safetensors.torch import save as save_bytes
     from tqdm import tqdm
 
-    from codec.audio import load_audio, to_mono
     from codec.data.dataset import teacher_feature_path
     from codec.data.manifest import read_utterances
-    from codec.fileio import atomic_write_bytes
+    from codec.io.audio import load_audio, to_mono
+    from codec.io.files import atomic_write_bytes
 
     written = dim = failed = 0
     for utt in tqdm(read_utterances(args.manifest), unit="file", desc="prep-teacher", file=sys.stderr):

@@ -11,8 +11,8 @@ import soundfile as sf
 import torch
 from torch.utils.data import Dataset
 
-from codec.audio import resample
 from codec.data.manifest import Utterance
+from codec.io.audio import resample
 
 log = logging.getLogger("codec.data")
 

@@ -8,6 +8,7 @@ from typing import Protocol
 
 import torch
 
+from codec.nn.masks import length_mask
 from codec.tokens import Tokens
 
 
@@ -72,12 +73,8 @@ def _unpack(
     return codes, lengths, codebook_size
 
 
-def _frame_mask(lengths: torch.Tensor, frames: int) -> torch.Tensor:
-    return torch.arange(frames, device=lengths.device)[None, :] < lengths[:, None]
-
-
 def _check_code_range(codes: torch.Tensor, lengths: torch.Tensor, codebook_size: int) -> None:
-    bad = _frame_mask(lengths, codes.shape[2])[:, None, :] & ((codes < 0) | (codes >= codebook_size))
+    bad = length_mask(lengths, codes.shape[2])[:, None, :] & ((codes < 0) | (codes >= codebook_size))
     if bool(bad.any()):
         b, k, f = (int(i) for i in bad.nonzero()[0])
         raise ValueError(f"codes[{b}, {k}, {f}] = {int(codes[b, k, f])} is outside [0, {codebook_size})")
@@ -191,7 +188,7 @@ def _audio_codes(
 ) -> torch.Tensor:
     """Codes [B, K, F] of audio ids [B, K, F] (zeros past lengths); `where` formats an offending (b, k, f)."""
     low = (offset + codebook_size * torch.arange(ids.shape[1], device=ids.device))[None, :, None]
-    valid = _frame_mask(lengths, ids.shape[2])[:, None, :]
+    valid = length_mask(lengths, ids.shape[2])[:, None, :]
     bad = valid & ((ids < low) | (ids >= low + codebook_size))
     if bool(bad.any()):
         b, k, f = (int(i) for i in bad.nonzero()[0])

@@ -13,9 +13,9 @@ from codec.layouts._checks import (
     _check_int,
     _check_lengths,
     _check_pad,
-    _frame_mask,
     _unpack,
 )
+from codec.nn.masks import length_mask
 from codec.tokens import Tokens
 
 
@@ -76,7 +76,7 @@ def coarse_first(
     sep = int(sep_id is not None)
     width = books * frames + sep
     pos = _coarse_positions(lengths, books, semantic, frames, sep)
-    valid = _frame_mask(lengths, frames)[:, None, :].expand(batch, books, frames)
+    valid = length_mask(lengths, frames)[:, None, :].expand(batch, books, frames)
     pos = torch.where(valid, pos, width)  # invalid entries go to a scratch column dropped below
     starts = offset + size * torch.arange(books, device=codes.device)
     values = codes + starts[None, :, None]
@@ -133,7 +133,7 @@ def split_coarse_first(
             raise ValueError(f"ids[{b}, {p}] = {int(found[b])}, expected the separator {sep_id}")
     frames = max(math.ceil((width - sep) / books), 0)
     pos = _coarse_positions(frames_per_item, books, semantic, frames, sep)
-    valid = _frame_mask(frames_per_item, frames)[:, None, :].expand(batch, books, frames)
+    valid = length_mask(frames_per_item, frames)[:, None, :].expand(batch, books, frames)
     pos = torch.where(valid, pos, 0).reshape(batch, -1)
     values = torch.gather(ids, 1, pos).reshape(batch, books, frames)
     low = (offset + size * torch.arange(books, device=ids.device))[None, :, None]

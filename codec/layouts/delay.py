@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import torch
 
-from codec.layouts._checks import CodeBatch, _check_ids, _check_lengths, _check_pad, _frame_mask
+from codec.layouts._checks import CodeBatch, _check_ids, _check_lengths, _check_pad
+from codec.nn.masks import length_mask
 from codec.tokens import Tokens
 
 
@@ -95,5 +96,5 @@ def undelay(
     source = torch.arange(frames, device=ids.device)[None, :] + torch.tensor(shifts, device=ids.device)[:, None]
     codes = torch.gather(ids, 2, source.expand(batch, books, frames))
     out_lengths = lengths - longest
-    codes = codes.masked_fill(~_frame_mask(out_lengths, frames)[:, None, :], 0)
+    codes = codes.masked_fill(~length_mask(out_lengths, frames)[:, None, :], 0)
     return CodeBatch(codes, out_lengths)

@@ -17,9 +17,9 @@ from codec.layouts._checks import (
     _check_int,
     _check_lengths,
     _check_pad,
-    _frame_mask,
     _unpack,
 )
+from codec.nn.masks import length_mask
 from codec.tokens import Tokens
 
 
@@ -65,7 +65,7 @@ def depth(
     _check_pad("pad_id", pad_id, offset, offset + books * size)
     starts = offset + size * torch.arange(books, device=codes.device)
     ids = (codes + starts[None, :, None]).transpose(1, 2)
-    ids = ids.masked_fill(~_frame_mask(lengths, frames)[:, :, None], pad_id).contiguous()
+    ids = ids.masked_fill(~length_mask(lengths, frames)[:, :, None], pad_id).contiguous()
     return DepthTokens(ids, lengths, books, size, offset, pad_id)
 
 
@@ -102,14 +102,14 @@ def frame_inputs(groups: DepthTokens, bos_id: int) -> torch.Tensor:
     batch, frames, books = groups.ids.shape
     first = torch.full((batch, 1, books), bos_id, dtype=torch.int64, device=groups.ids.device)
     shifted = torch.cat([first, groups.ids[:, : max(frames - 1, 0)]], 1)[:, :frames]
-    return shifted.masked_fill(~_frame_mask(groups.lengths, frames)[:, :, None], groups.pad_id)
+    return shifted.masked_fill(~length_mask(groups.lengths, frames)[:, :, None], groups.pad_id)
 
 
 def within_frame(groups: DepthTokens) -> FrameGroups:
     """Depth-model view: the K ids of every valid frame as rows [N, K], N = sum(lengths), with their (item, frame)."""
     if not isinstance(groups, DepthTokens):
         raise ValueError(f"within_frame takes a DepthTokens, got {type(groups).__name__}")
-    valid = _frame_mask(groups.lengths, groups.ids.shape[1])
+    valid = length_mask(groups.lengths, groups.ids.shape[1])
     item, frame = valid.nonzero(as_tuple=True)
     return FrameGroups(
         groups.ids[item, frame], item, frame, groups.lengths, groups.ids.shape[1],

@@ -12,10 +12,10 @@ from codec.layouts._checks import (
     _check_int,
     _check_pad,
     _first_bad,
-    _frame_mask,
     _unpack,
     _unpack_ids,
 )
+from codec.nn.masks import length_mask
 from codec.tokens import Tokens
 
 
@@ -47,7 +47,7 @@ def flatten(
     starts = offset + size * torch.arange(books, device=codes.device, dtype=torch.int64)
     ids = (codes + starts[None, :, None]).transpose(1, 2).reshape(batch, frames * books)
     flat_lengths = lengths * books
-    ids = ids.masked_fill(~_frame_mask(flat_lengths, frames * books), pad_id)
+    ids = ids.masked_fill(~length_mask(flat_lengths, frames * books), pad_id)
     return FlatTokens(ids, flat_lengths, books, size, offset, pad_id)
 
 
@@ -69,7 +69,7 @@ def unflatten(
     ids = torch.nn.functional.pad(ids, (0, frames * books - width))
     position = torch.arange(frames * books, device=ids.device)
     low = offset + size * (position % books)
-    valid = _frame_mask(lengths, frames * books)
+    valid = length_mask(lengths, frames * books)
     bad = valid & ((ids < low) | (ids >= low + size))
     if bool(bad.any()):
         b, p = _first_bad(bad)

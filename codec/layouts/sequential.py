@@ -19,10 +19,10 @@ from codec.layouts._checks import (
     _check_int,
     _check_lengths,
     _check_text,
-    _frame_mask,
 )
 from codec.layouts.flat import flatten, unflatten
 from codec.layouts.vocabulary import Vocabulary, _unpack_for
+from codec.nn.masks import length_mask
 from codec.tokens import Tokens
 
 
@@ -184,7 +184,7 @@ def split_ratio_interleave(
     """Invert `ratio_interleave`: text ids by range, checked to sit where the N : M pattern puts them."""
     ids, lengths, vocab, chunk = _unpack_stream(stream, lengths, vocab, text_per_chunk=text_per_chunk,
                                                 frames_per_chunk=frames_per_chunk)
-    is_text = _is_text(ids, vocab) & _frame_mask(lengths, ids.shape[1])
+    is_text = _is_text(ids, vocab) & length_mask(lengths, ids.shape[1])
     masks = []
     for b in range(ids.shape[0]):
         n_text = int(is_text[b].sum())

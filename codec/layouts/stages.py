@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 import torch
 
-from codec.layouts._checks import CodeBatch, _check_ids, _check_lengths, _frame_mask, _unpack
+from codec.layouts._checks import CodeBatch, _check_ids, _check_lengths, _unpack
 from codec.layouts.coarse import CoarseFirstTokens, coarse_first, split_coarse_first
 from codec.layouts.flat import FlatTokens, flatten
+from codec.nn.masks import length_mask
 from codec.tokens import Tokens
 
 
@@ -48,7 +49,7 @@ def two_stage(
     coarse = flatten(raw[:, :semantic], frames, codebook_size=size, offset=offset, pad_id=pad_id)
     prompt = semantic * frames + 1
     position = torch.arange(fine.ids.shape[1], device=fine.ids.device)[None, :]
-    target = (position >= prompt[:, None]) & _frame_mask(fine.lengths, fine.ids.shape[1])
+    target = (position >= prompt[:, None]) & length_mask(fine.lengths, fine.ids.shape[1])
     return TwoStageTokens(coarse, fine, target, prompt)
 
 
@@ -83,5 +84,5 @@ def join_stages(semantic: CodeBatch, acoustic: CodeBatch) -> CodeBatch:
     frames = max(semantic.codes.shape[2], acoustic.codes.shape[2])
     lengths = semantic.lengths.to(torch.int64)
     parts = [torch.nn.functional.pad(p.codes, (0, frames - p.codes.shape[2])) for p in (semantic, acoustic)]
-    codes = torch.cat(parts, 1).masked_fill(~_frame_mask(lengths, frames)[:, None, :], 0)
+    codes = torch.cat(parts, 1).masked_fill(~length_mask(lengths, frames)[:, None, :], 0)
     return CodeBatch(codes, lengths)

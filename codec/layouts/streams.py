@@ -24,11 +24,11 @@ from codec.layouts._checks import (
     _check_ids,
     _check_lengths,
     _check_text,
-    _frame_mask,
     _parse_word,
 )
 from codec.layouts.text import Alignment
 from codec.layouts.vocabulary import Vocabulary, _unpack_for
+from codec.nn.masks import length_mask
 from codec.tokens import Tokens
 
 
@@ -48,7 +48,7 @@ def _streams(codes: torch.Tensor, lengths: torch.Tensor, text_rows: list[list[in
     for b, row in enumerate(text_rows):
         text[b, 0, : len(row)] = torch.tensor(row, dtype=torch.int64)
     ids = torch.cat([text, codes + starts[None, :, None]], 1)
-    return StreamTokens(ids.masked_fill(~_frame_mask(lengths, frames)[:, None, :], vocab.pad_id), lengths, vocab)
+    return StreamTokens(ids.masked_fill(~length_mask(lengths, frames)[:, None, :], vocab.pad_id), lengths, vocab)
 
 
 def padded_text(
@@ -144,7 +144,7 @@ def _unpack_streams(
     lengths = _check_lengths(lengths, batch, frames, ids.device, "frames")
     codes = _audio_codes(ids[:, 1:], lengths, vocab.codebook_size, vocab.audio_offset, "ids[{b}, 1 + {k}, {f}]")
     text = ids[:, 0]
-    bad = _frame_mask(lengths, frames) & (text != vocab.pad_id) & ((text < 0) | (text >= vocab.text_vocab_size))
+    bad = length_mask(lengths, frames) & (text != vocab.pad_id) & ((text < 0) | (text >= vocab.text_vocab_size))
     if bool(bad.any()):
         b, f = (int(i) for i in bad.nonzero()[0])
         raise ValueError(f"ids[{b}, 0, {f}] = {int(text[b, f])} is neither a text id nor the pad {vocab.pad_id}")

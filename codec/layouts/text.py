@@ -13,11 +13,11 @@ from codec.layouts._checks import (
     _check_frame_rate,
     _check_int,
     _check_pad,
-    _frame_mask,
     _parse_word,
     _unpack,
     _unpack_ids,
 )
+from codec.nn.masks import length_mask
 from codec.tokens import Tokens
 
 Alignment = Sequence[tuple[float, float, Sequence[int]]]
@@ -122,7 +122,7 @@ def deinterleave(
     ids, lengths, books, size, offset = _unpack_ids(interleaved, InterleavedTokens, lengths, num_codebooks,
                                                     codebook_size, offset)
     batch, width = ids.shape
-    valid = _frame_mask(lengths, width)
+    valid = length_mask(lengths, width)
     is_audio = valid & (ids >= offset) & (ids < offset + books * size)
     counts = is_audio.sum(1)
     if bool((counts % books != 0).any()):

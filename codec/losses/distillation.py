@@ -15,13 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from codec.nn.masks import length_mask
+
 TeacherLayout = Literal["auto", "btd", "bdt"]
-
-
-def lengths_to_mask(lengths: torch.Tensor, max_length: int) -> torch.Tensor:
-    """Boolean [B, max_length] mask, true where the index is below `lengths[b]`."""
-    positions = torch.arange(max_length, device=lengths.device)
-    return positions.unsqueeze(0) < lengths.unsqueeze(1)
 
 
 def teacher_to_btd(teacher: torch.Tensor, dim: int, layout: TeacherLayout = "auto") -> torch.Tensor:
@@ -118,7 +114,7 @@ def cosine_distillation_loss(
     )
     target = resample_frames(teacher_btd, teacher_lengths, student_lengths, frames)  # [B, F, Dt]
     cosine = F.cosine_similarity(student.transpose(1, 2), target, dim=-1, eps=1e-8)  # [B, F]
-    mask = lengths_to_mask(student_lengths, frames).to(cosine.dtype)
+    mask = length_mask(student_lengths, frames).to(cosine.dtype)
     return ((1.0 - cosine) * mask).sum() / mask.sum().clamp(min=1.0)
 
 
@@ -170,7 +166,7 @@ def phone_loss(logits: torch.Tensor, targets: torch.Tensor, lengths: torch.Tenso
     frames = logits.shape[-1]
     targets = resample_labels(targets.long(), frames)
     if lengths is not None:
-        valid = lengths_to_mask(lengths.to(targets.device), frames)
+        valid = length_mask(lengths.to(targets.device), frames)
         targets = targets.masked_fill(~valid, -1)
     if not bool((targets != -1).any()):
         return logits.sum() * 0.0
@@ -202,7 +198,7 @@ def phone_accuracy(logits: torch.Tensor, targets: torch.Tensor, lengths: torch.T
     frames = logits.shape[-1]
     targets = resample_labels(targets.long(), frames)
     if lengths is not None:
-        targets = targets.masked_fill(~lengths_to_mask(lengths.to(targets.device), frames), -1)
+        targets = targets.masked_fill(~length_mask(lengths.to(targets.device), frames), -1)
     valid = targets != -1
     correct = (logits.argmax(dim=1) == targets) & valid
     return correct.sum().float() / valid.sum().clamp(min=1).float()

@@ -15,6 +15,8 @@ import torch
 import torchaudio
 from torch import nn
 
+from codec.nn.masks import length_mask
+
 REFERENCE_SAMPLE_RATE = 16000
 DEFAULT_MEL_WINDOWS: tuple[int, ...] = (32, 64, 128, 256, 512, 1024, 2048)
 DEFAULT_MEL_BINS: tuple[int, ...] = (5, 10, 20, 40, 80, 160, 320)
@@ -31,16 +33,10 @@ def as_batch_waveform(wav: torch.Tensor) -> torch.Tensor:
     return wav.float()
 
 
-def sample_mask(lengths: torch.Tensor, num_samples: int) -> torch.Tensor:
-    """Boolean [B, num_samples] mask, true where the index is below `lengths[b]`."""
-    positions = torch.arange(num_samples, device=lengths.device)
-    return positions.unsqueeze(0) < lengths.to(positions.device).unsqueeze(1)
-
-
 def stft_frame_mask(lengths: torch.Tensor, num_frames: int, hop_length: int) -> torch.Tensor:
     """Boolean [B, num_frames] mask of centred STFT frames whose centre sample is valid."""
     valid_frames = torch.div(lengths + hop_length - 1, hop_length, rounding_mode="floor")
-    return sample_mask(valid_frames.clamp(min=1), num_frames)
+    return length_mask(valid_frames.clamp(min=1), num_frames)
 
 
 def masked_mean(values: torch.Tensor, frame_mask: torch.Tensor | None) -> torch.Tensor:
@@ -61,7 +57,7 @@ def _prepare(
     if lengths is not None:
         if lengths.shape != (estimate.shape[0],):
             raise ValueError(f"lengths must have shape [{estimate.shape[0]}], got {tuple(lengths.shape)}")
-        mask = sample_mask(lengths.to(estimate.device), estimate.shape[-1]).to(estimate.dtype)
+        mask = length_mask(lengths.to(estimate.device), estimate.shape[-1]).to(estimate.dtype)
         estimate, target = estimate * mask, target * mask
     return estimate, target
 
@@ -83,7 +79,7 @@ def level_loss(estimate: torch.Tensor, target: torch.Tensor, lengths: torch.Tens
         power_x = estimate[:, : frames * frame].float().unflatten(-1, (frames, frame)).square().mean(-1)
         power_y = target[:, : frames * frame].float().unflatten(-1, (frames, frame)).square().mean(-1)
         diff = (torch.log10(power_x.clamp(min=floor)) - torch.log10(power_y.clamp(min=floor))).abs()  # [B, F]
-        mask = None if lengths is None else sample_mask(torch.div(lengths, frame, rounding_mode="floor"), frames)
+        mask = None if lengths is None else length_mask(torch.div(lengths, frame, rounding_mode="floor"), frames)
         return masked_mean(diff[:, None], mask)
 
 

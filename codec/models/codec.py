@@ -12,7 +12,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from codec.audio import AudioInput, prepare_batch
 from codec.config import (
     CHECKPOINT_FORMAT,
     CHECKPOINT_FORMAT_VERSION,
@@ -21,14 +20,9 @@ from codec.config import (
     read_config,
     to_dict,
 )
-from codec.fileio import atomic_write_bytes
-from codec.longform import LongForm
-from codec.models.interfaces import Decoder, Encoder, Quantizer
-from codec.models.parts import DECODERS, ENCODERS, QUANTIZERS, kind_of
-from codec.nn.conv import length_mask
-from codec.streaming import StreamingSession
-from codec.tokens import Tokens
-from codec.weights import (
+from codec.io.audio import AudioInput, prepare_batch
+from codec.io.files import atomic_write_bytes
+from codec.io.weights import (
     fold_weight_norm,
     has_weight_norm,
     load_state_strict,
@@ -36,6 +30,12 @@ from codec.weights import (
     sha256_file,
     write_safetensors,
 )
+from codec.models.interfaces import Decoder, Encoder, Quantizer
+from codec.models.parts import DECODERS, ENCODERS, QUANTIZERS, kind_of
+from codec.nn.masks import length_mask
+from codec.runtime.longform import LongForm
+from codec.runtime.streaming import StreamingSession
+from codec.tokens import Tokens
 
 __all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_FORMAT_VERSION", "CONFIG_FILE", "WEIGHTS_FILE", "Codec", "CodecOutput",
            "read_config", "weights_model_id"]
@@ -248,7 +248,7 @@ class Codec(nn.Module):
             raise ValueError(f"num_codebooks must be in [1, {self.num_codebooks}], got {num_codebooks}")
         return k
 
-    # ---- streaming and long-form (codec/streaming.py, codec/longform.py) ---------------------
+    # ---- streaming and long-form (codec/runtime/streaming.py, codec/runtime/longform.py) ---------------------
     def streaming(self, batch_size: int = 1) -> StreamingSession:
         """`with model.streaming(B):` chunked encode_chunk/decode_chunk equal to offline (causal models only)."""
         return StreamingSession(self, batch_size)
@@ -259,7 +259,7 @@ class Codec(nn.Module):
         return self.stream
 
     def encode_chunk(self, audio: torch.Tensor, num_codebooks: int | None = None) -> torch.Tensor:
-        """Streaming: audio [B, 1, n*frame_size] -> codes [B, k, n] (see codec/streaming.py)."""
+        """Streaming: audio [B, 1, n*frame_size] -> codes [B, k, n] (see codec/runtime/streaming.py)."""
         return self._session().encode_chunk(audio, num_codebooks)
 
     def decode_chunk(self, codes: torch.Tensor) -> torch.Tensor:
@@ -275,12 +275,12 @@ class Codec(nn.Module):
         self._session().reset()
 
     def tokenize_long(self, path: str | os.PathLike, **kwargs: Any) -> Tokens:
-        """Tokenize a long audio file with memory bounded by the window (codec.longform.LongForm)."""
+        """Tokenize a long audio file with memory bounded by the window (codec.runtime.longform.LongForm)."""
         num_codebooks = kwargs.pop("num_codebooks", None)
         return LongForm(self, **kwargs).tokenize(path, num_codebooks)
 
     def detokenize_long(self, tokens: Tokens, path: str | os.PathLike, **kwargs: Any) -> int:
-        """Decode long Tokens straight to an audio file, window by window; samples written (codec.longform)."""
+        """Decode long Tokens straight to an audio file, window by window; samples written (codec.runtime.longform)."""
         subtype, exclusive = kwargs.pop("subtype", None), kwargs.pop("exclusive", False)
         return LongForm(self, **kwargs).detokenize(tokens, path, subtype, exclusive)
 
@@ -304,7 +304,7 @@ class Codec(nn.Module):
     @classmethod
     def from_pretrained(cls, source: str | os.PathLike, device: str | torch.device = "cpu") -> Codec:
         """Load a checkpoint directory written by `save_pretrained` (or a name/URL known to the hub)."""
-        from codec.hub import resolve
+        from codec.hub.sources import resolve
 
         directory = resolve(source)
         cfg = read_config(directory / CONFIG_FILE)

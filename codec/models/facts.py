@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from codec.models.codec import Codec
-from codec.streaming import algorithmic_latency
+from codec.runtime.streaming import algorithmic_latency
 
 
 def model_facts(model: Codec) -> dict[str, object]:

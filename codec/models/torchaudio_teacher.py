@@ -9,7 +9,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from codec.audio import resample
+from codec.io.audio import resample
 from codec.schema import bounded
 
 
@@ -88,7 +88,7 @@ def build_torchaudio_model(cfg: TorchaudioTeacherConfig) -> Any:
 
 
 def _load_teacher_weights(model: nn.Module, path: Path, layer: int) -> None:
-    from codec.weights import read_safetensors
+    from codec.io.weights import read_safetensors
 
     if path.suffix == ".safetensors":
         state = read_safetensors(path)

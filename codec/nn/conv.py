@@ -11,18 +11,6 @@ from torch.nn.utils.parametrizations import weight_norm
 from codec.nn.streaming import PartialOverlap, PreviousInputs, StreamingModule, left_context, zeros_context
 
 
-def length_mask(lengths: torch.Tensor, size: int) -> torch.Tensor:
-    """Bool [B, size]: True where the position is below the item's length."""
-    return torch.arange(size, device=lengths.device)[None, :] < lengths[:, None]
-
-
-def apply_mask(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
-    """Zero `x` [B, C, N] past each item's length so padding never leaks into valid positions."""
-    if lengths is None:
-        return x
-    return x * length_mask(lengths, x.shape[-1])[:, None, :].to(x.dtype)
-
-
 class Snake(nn.Module):
     """Periodic activation x + sin^2(a x) / a with a learnable per-channel a."""
 

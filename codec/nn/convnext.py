@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from codec.nn.conv import apply_mask
+from codec.nn.masks import apply_mask
 from codec.nn.streaming import PreviousInputs, StreamingModule, left_context, zeros_context
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from codec.nn.masks import length_mask
 from codec.nn.streaming import OverlapAddBuffer, PreviousInputs, StreamingModule, left_context, zeros_context
 
 
@@ -125,7 +126,7 @@ class ISTFTHead(StreamingModule):
         fold = dict(output_size=(1, total), kernel_size=(1, self.n_fft), stride=(1, self.hop))
         present = torch.ones(batch, num_frames, device=frames.device, dtype=frames.dtype)
         if frame_lengths is not None:
-            present = (torch.arange(num_frames, device=frames.device)[None] < frame_lengths[:, None]).to(frames.dtype)
+            present = length_mask(frame_lengths, num_frames).to(frames.dtype)
         audio = nn.functional.fold((frames * present[..., None]).transpose(1, 2), **fold)[:, 0, 0]
         env = self.window.square()[None, :, None] * present[:, None, :]
         envelope = nn.functional.fold(env, **fold)[:, 0, 0]

@@ -1,6 +1,6 @@
 """Per-module streaming state for causal models (chunked inference equal to offline inference).
 
-A streamable module keeps `streaming_state` = None offline. `codec.streaming.StreamingSession`
+A streamable module keeps `streaming_state` = None offline. `codec.runtime.streaming.StreamingSession`
 sets it to the module's `init_state(batch_size)` and the module's forward then carries context
 across calls instead of zero-padding: left-padded convs keep their last inputs, transposed convs
 keep the partial overlap of their last output, and the inverse-STFT head keeps its overlap-add

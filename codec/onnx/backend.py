@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from codec.audio import AudioInput, prepare_batch
 from codec.config import CodecConfig, from_dict
-from codec.nn.conv import length_mask
+from codec.io.audio import AudioInput, prepare_batch
+from codec.io.weights import sha256_file
+from codec.nn.masks import length_mask
 from codec.onnx.files import FORMAT, FORMAT_VERSION, GRAPH_FILES, MANIFEST, require_onnx
 from codec.onnx.streaming import OnnxStreamingSession
 from codec.tokens import Tokens
-from codec.weights import sha256_file
 
 if TYPE_CHECKING:
     from onnxruntime import InferenceSession
@@ -195,17 +195,17 @@ class OnnxCodec:
 
         return Codec.make_tokens(self, codes, lengths, audio_lengths)  # type: ignore[arg-type]
 
-    # ---- long form (codec.longform; non-causal models) ---------------------------------------
+    # ---- long form (codec.runtime.longform; non-causal models) ---------------------------------------
     def tokenize_long(self, path: str | os.PathLike, **kwargs) -> Tokens:
-        """Tokenize a long audio file window by window (codec.longform.tokenize_file_longform)."""
-        from codec.longform import tokenize_file_longform
+        """Tokenize a long audio file window by window (codec.runtime.longform.tokenize_file_longform)."""
+        from codec.runtime.longform import tokenize_file_longform
 
         self._check_not_causal()
         return tokenize_file_longform(self, path, **kwargs)  # type: ignore[arg-type]
 
     def detokenize_long(self, tokens: Tokens, path: str | os.PathLike, **kwargs) -> int:
-        """Decode long Tokens straight to an audio file, window by window (codec.longform)."""
-        from codec.longform import detokenize_longform
+        """Decode long Tokens straight to an audio file, window by window (codec.runtime.longform)."""
+        from codec.runtime.longform import detokenize_longform
 
         self._check_not_causal()
         return detokenize_longform(self, tokens, path, **kwargs)  # type: ignore[arg-type]

@@ -28,12 +28,12 @@ import torch
 
 from codec import __version__
 from codec.config import to_dict
-from codec.fileio import atomic_write_bytes
+from codec.io.files import atomic_write_bytes
+from codec.io.weights import sha256_file
 from codec.onnx.backend import OnnxCodec
 from codec.onnx.files import FORMAT, FORMAT_VERSION, GRAPH_FILES, MANIFEST, require_onnx
 from codec.onnx.graphs import DecodeGraph, EncodeGraph
 from codec.onnx.state import StatefulStep, state_names
-from codec.weights import sha256_file
 
 OPSET = 17
 CHUNK_FRAMES = 4

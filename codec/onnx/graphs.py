@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING, cast
 import torch
 from torch import nn
 
+from codec.io.weights import fold_weight_norm
 from codec.models.encoders.frame import FrameEncoder
-from codec.nn.conv import length_mask
 from codec.nn.convnext import ConvNeXtBlock, ConvNeXtStack
+from codec.nn.masks import length_mask
 from codec.nn.stft import FrameSTFT, ISTFTHead
 from codec.nn.streaming import PreviousInputs, StreamingModule, left_context, zeros_context
 from codec.quantization.rvq import ResidualQuantizer
-from codec.weights import fold_weight_norm
 
 if TYPE_CHECKING:
     from vector_quantize_pytorch import VectorQuantize

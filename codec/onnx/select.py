@@ -33,7 +33,7 @@ def onnx_available() -> bool:
 def onnx_cache_dir(model_id: str) -> Path:
     """Where the ONNX export of a model id is cached: keyed by the weights and by the export code itself."""
     from codec import __version__
-    from codec.hub import cache_root
+    from codec.hub.sources import cache_root
     from codec.onnx import export, graphs, state
 
     source = b"".join(Path(str(module.__file__)).read_bytes() for module in (graphs, export, state))

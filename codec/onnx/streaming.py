@@ -1,6 +1,6 @@
 """`OnnxStreamingSession`: `with model.streaming(B):` on the ONNX backend, running the step graphs.
 
-The same calls and contract as codec.streaming.StreamingSession (docs/streaming.md), except that a
+The same calls and contract as codec.runtime.streaming.StreamingSession (docs/streaming.md), except that a
 chunk must hold a multiple of the export's `chunk_samples` samples (`chunk_frames` frames), not of
 one frame: the step graphs have a fixed chunk size. Callers buffer the rest, as with torch.
 """
@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from codec.onnx.files import MANIFEST
-from codec.streaming import algorithmic_latency
+from codec.runtime.streaming import algorithmic_latency
 
 if TYPE_CHECKING:
     from codec.onnx.backend import OnnxCodec
@@ -52,7 +52,7 @@ class OnnxStreamingSession:
         streaming = model.manifest.get("streaming")
         if not model.cfg.causal or not streaming:
             raise ValueError(f"model {model.model_id!r} has no streaming step graphs in {model.directory / MANIFEST} "
-                             "(not causal: streaming needs a causal model; use codec.longform for long files)")
+                             "(not causal: streaming needs a causal model; use codec.runtime.longform for long files)")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.model, self.batch_size = model, int(batch_size)

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from codec.prep.corpus import tokenize_corpus
+from codec.jobs.failures import ERRORS_FILE
+from codec.prep.corpus import merge_manifest, tokenize_corpus
 from codec.prep.hf import hf_map_function
-from codec.prep.layout import (
+from codec.prep.plan import (
     COLUMNS,
-    ERRORS_FILE,
     MANIFEST_FILE,
     PLAN_FILE,
     PREP_FORMAT,
     PREP_FORMAT_VERSION,
+    PrepFailed,
+    PrepItem,
+    PrepReport,
     done_name,
+    owned_shards,
+    plan_items,
+    resolve_rank,
     shard_name,
 )
-from codec.prep.merge import merge_manifest
-from codec.prep.plan import owned_shards, plan_items, resolve_rank
-from codec.prep.records import PrepFailed, PrepItem, PrepReport
 
 __all__ = [
     "COLUMNS", "ERRORS_FILE", "MANIFEST_FILE", "PLAN_FILE", "PREP_FORMAT", "PREP_FORMAT_VERSION", "PrepFailed",

@@ -1,4 +1,4 @@
-"""Hugging Face `datasets` support: splits as inputs, decoding their audio values, the `Dataset.map` function."""
+"""Hugging Face `datasets`: decoding their audio values, the `Dataset.map` function (splits as inputs: plan.py)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from codec.audio import MAX_CHANNELS, resample, to_mono, validate_audio
+from codec.io.audio import MAX_CHANNELS, mono_resampled, validate_audio
 from codec.models.codec import Codec
-from codec.prep.model import _as_model, _codes_dtype, _num_codebooks
-from codec.prep.records import PrepItem
+from codec.prep.plan import _as_model, _codes_dtype, _num_codebooks
 
 
 def hf_map_function(model: Codec | str | os.PathLike, num_codebooks: int | None = None) -> Callable[[dict], dict]:
@@ -26,26 +25,13 @@ def hf_map_function(model: Codec | str | os.PathLike, num_codebooks: int | None 
         for n, audio in enumerate(batch["audio"]):
             wav, rate = _hf_decode(audio)
             validate_audio(wav, rate, f"item {n}")
-            waves.append(resample(to_mono(wav), rate, codec.sample_rate))
+            waves.append(mono_resampled(wav, rate, codec.sample_rate))
         tokens = codec.tokenize(waves, sample_rate=codec.sample_rate, num_codebooks=k)
         lengths = tokens.lengths.tolist()
         codes = [tokens.codes[b, :, :n].cpu().numpy().astype(dtype) for b, n in enumerate(lengths)]
         return {"codes": codes, "n_frames": lengths}
 
     return tokenize_batch
-
-
-def _is_hf_dataset(obj: Any) -> bool:
-    return hasattr(obj, "column_names") and "audio" in getattr(obj, "column_names", ()) and hasattr(obj, "__getitem__")
-
-
-def _hf_items(ds: Any) -> list[PrepItem]:
-    columns = ds.column_names
-    ids = [str(v) for v in ds["id"]] if "id" in columns else [f"{n:09d}" for n in range(len(ds))]
-    texts = ds["text"] if "text" in columns else [None] * len(ds)
-    speaker_col = next((c for c in ("speaker", "speaker_id") if c in columns), None)
-    speakers = [None if s is None else str(s) for s in ds[speaker_col]] if speaker_col else [None] * len(ds)
-    return [PrepItem(ids[n], "", n, texts[n], speakers[n]) for n in range(len(ds))]
 
 
 def _hf_decode(audio: Any) -> tuple[torch.Tensor, int]:

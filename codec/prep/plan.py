@@ -1,4 +1,4 @@
-"""Planning a run and resuming it: rank split, sorted item list, plan.json record and check, half-done shards."""
+"""What a prep run is: output layout, items and report, the model, the plan.json record, ranks, resuming."""
 
 from __future__ import annotations
 
@@ -6,19 +6,94 @@ import glob
 import hashlib
 import json
 import os
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
-from codec.fileio import atomic_write_bytes
-from codec.inputs import collect_inputs
-from codec.models.codec import Codec
-from codec.prep.hf import _hf_items, _is_hf_dataset
-from codec.prep.layout import PLAN_FILE, PREP_FORMAT, PREP_FORMAT_VERSION, _read_json, done_name, shard_name
-from codec.prep.model import _codes_dtype
-from codec.prep.records import PrepItem
+from codec.hub.sources import resolve
+from codec.io.files import atomic_write_bytes
+from codec.io.weights import sha256_file
+from codec.jobs.inputs import collect_inputs
+from codec.models.codec import WEIGHTS_FILE, Codec
+
+PREP_FORMAT = "codec.prep"
+PREP_FORMAT_VERSION = 1
+PLAN_FILE = "plan.json"
+MANIFEST_FILE = "manifest.json"
+COLUMNS = ("id", "path", "duration", "sample_rate", "num_samples", "n_frames", "codes", "text", "speaker")
+
+
+def shard_name(index: int) -> str:
+    """`shard-00042.parquet`."""
+    return f"shard-{index:05d}.parquet"
+
+
+def done_name(index: int) -> str:
+    """`shard-00042.done.json`: written after the shard, records its rows, seconds and errors."""
+    return f"shard-{index:05d}.done.json"
+
+
+def _read_json(path: Path) -> dict:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: not found (is this a `codec prep` output directory?)")
+    return json.loads(path.read_text())
+
+
+def _shard_done(out_dir: Path, index: int) -> bool:
+    return (out_dir / done_name(index)).is_file() and (out_dir / shard_name(index)).is_file()
+
+
+@dataclass(frozen=True)
+class PrepItem:
+    """One utterance to tokenize: its id, file path (or datasets row index) and optional text/speaker."""
+
+    id: str
+    path: str
+    source: str | int
+    text: str | None = None
+    speaker: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class PrepReport:
+    """One rank's run: shards written/skipped, rows and audio seconds written now, failures in all its shards."""
+
+    out_dir: Path
+    rank: int
+    world_size: int
+    num_shards: int
+    shards_written: list[int] = field(default_factory=list)
+    shards_skipped: list[int] = field(default_factory=list)
+    rows: int = 0
+    audio_seconds: float = 0.0
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    manifest: Path | None = None
+
+
+class PrepFailed(RuntimeError):
+    """Raised by tokenize_corpus(strict=True) when any item failed (outputs are still written)."""
+
+
+def _as_model(model: Codec | str | os.PathLike, device: str | torch.device | None) -> tuple[Codec, str | None]:
+    if isinstance(model, Codec):
+        return (model.to(device) if device is not None else model).eval(), None
+    directory = resolve(model)
+    return Codec.from_pretrained(directory, device=device or "cpu"), sha256_file(directory / WEIGHTS_FILE)
+
+
+def _num_codebooks(codec: Codec, num_codebooks: int | None) -> int:
+    k = codec.num_codebooks if num_codebooks is None else int(num_codebooks)
+    if not 1 <= k <= codec.num_codebooks:
+        raise ValueError(f"num_codebooks must be in [1, {codec.num_codebooks}], got {num_codebooks}")
+    return k
+
+
+def _codes_dtype(codebook_size: int) -> type:
+    return np.int16 if codebook_size <= 2**15 else np.int32
 
 
 def resolve_rank(rank: int | None = None, world_size: int | None = None) -> tuple[int, int]:
@@ -42,7 +117,7 @@ def plan_items(inputs: Any) -> tuple[list[PrepItem], list[tuple[str, str]]]:
     else:
         specs = [str(inputs)] if isinstance(inputs, (str, os.PathLike)) else [str(s) for s in inputs]
         collected = collect_inputs(specs)
-        items = [PrepItem(i.relative.with_suffix("").as_posix(), str(i.path), str(i.path), i.text, i.speaker)
+        items = [PrepItem(i.id, str(i.path), str(i.path), i.text, i.speaker)
                  for i in collected.items]
         spec_errors = list(collected.errors)
     items.sort(key=lambda item: (item.id, item.path))
@@ -100,3 +175,15 @@ def _remove_leftovers(out_dir: Path, index: int) -> None:
             Path(tmp).unlink(missing_ok=True)
     (out_dir / shard_name(index)).unlink(missing_ok=True)
     (out_dir / done_name(index)).unlink(missing_ok=True)
+
+def _is_hf_dataset(obj: Any) -> bool:
+    return hasattr(obj, "column_names") and "audio" in getattr(obj, "column_names", ()) and hasattr(obj, "__getitem__")
+
+
+def _hf_items(ds: Any) -> list[PrepItem]:
+    columns = ds.column_names
+    ids = [str(v) for v in ds["id"]] if "id" in columns else [f"{n:09d}" for n in range(len(ds))]
+    texts = ds["text"] if "text" in columns else [None] * len(ds)
+    speaker_col = next((c for c in ("speaker", "speaker_id") if c in columns), None)
+    speakers = [None if s is None else str(s) for s in ds[speaker_col]] if speaker_col else [None] * len(ds)
+    return [PrepItem(ids[n], "", n, texts[n], speakers[n]) for n in range(len(ds))]

@@ -16,8 +16,8 @@ from pathlib import Path
 import torch
 import yaml
 
-from codec.fileio import atomic_write_bytes
-from codec.weights import load_state_strict, read_safetensors, unfold_weight_norm_state, write_safetensors
+from codec.io.files import atomic_write_bytes
+from codec.io.weights import load_state_strict, read_safetensors, unfold_weight_norm_state, write_safetensors
 
 LATEST = "latest"
 log = logging.getLogger("codec.train")

@@ -6,8 +6,8 @@ import logging
 
 import torch
 
-from codec.audio import load_audio, resample, to_mono
 from codec.data.manifest import read_utterances
+from codec.io.audio import load_audio, mono_resampled
 from codec.metrics import frame_phone_labels, log_mel_distance, phone_purity, pnmi
 from codec.models.codec import Codec
 from codec.train.config import TrainConfig
@@ -35,7 +35,7 @@ def evaluate(model: Codec, cfg: TrainConfig, logger, step: int,
         except (OSError, ValueError) as err:
             log.warning("eval: skipping %s", err)
             continue
-        wav = resample(to_mono(wav), rate, model.sample_rate)[:, : int(cfg.data.valid_seconds * model.sample_rate)]
+        wav = mono_resampled(wav, rate, model.sample_rate)[:, : int(cfg.data.valid_seconds * model.sample_rate)]
         tokens = model.tokenize(wav, model.sample_rate)
         recon = model.detokenize(tokens)[0].cpu()
         recon_coarse = model.detokenize(tokens.truncate(coarse_k))[0].cpu()

@@ -71,7 +71,7 @@ class RunLogger:
 
 def drop_rows_after(path: Path, step: int) -> None:
     """Rewrite a metrics.jsonl without the rows past `step` (left by a run that stopped after its last checkpoint)."""
-    from codec.fileio import atomic_write_bytes
+    from codec.io.files import atomic_write_bytes
 
     if not path.is_file():
         return

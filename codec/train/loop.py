@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 from codec.data.dataset import CropDataset, StepSampler, collate
 from codec.data.manifest import Utterance, read_utterances
 from codec.discriminators import MultiDiscriminator
-from codec.hub import resolve
+from codec.hub.sources import resolve
 from codec.losses import MultiResolutionSTFTLoss, MultiScaleMelLoss
 from codec.models.codec import Codec
 from codec.models.teachers import TeacherConfig, TeacherData, build_teacher

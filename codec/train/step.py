@@ -21,7 +21,7 @@ from codec.losses import (
 )
 from codec.models.codec import Codec
 from codec.models.teachers import Teacher
-from codec.nn.conv import apply_mask
+from codec.nn.masks import apply_mask
 from codec.train.config import TrainConfig
 
 

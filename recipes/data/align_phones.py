@@ -40,7 +40,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from codec.data.manifest import read_manifest_rows
-from codec.fileio import atomic_write_bytes
+from codec.io.files import atomic_write_bytes
 from recipes.data.tts_engines import PHONES, unify_alignment
 
 SAMPLE_RATE = 16000  # the pocketsphinx en-us acoustic model's rate

@@ -17,7 +17,7 @@ import soundfile as sf
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from codec.fileio import atomic_write_bytes
+from codec.io.files import atomic_write_bytes
 
 AUDIO = (".flac", ".wav")
 

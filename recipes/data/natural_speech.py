@@ -43,7 +43,7 @@ import soundfile as sf
 from scipy import signal
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from codec.fileio import atomic_write_bytes
+from codec.io.files import atomic_write_bytes
 from recipes.data import neural_tts
 from recipes.data.augment import apply_augmentation, plan_augmentation
 from recipes.data.packages import apt_extract

@@ -47,7 +47,7 @@ import torch
 import torchaudio.functional as AF
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from codec.fileio import atomic_write_bytes
+from codec.io.files import atomic_write_bytes
 from recipes.data.packages import apt_extract, pip_sdist, run
 
 SAMPLE_RATE = 16000

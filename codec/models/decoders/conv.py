@@ -10,7 +10,8 @@ from torch import nn
 
 from codec.models.encoders.conv import Activation, check_strides
 from codec.models.interfaces import CodecShape
-from codec.nn.conv import Conv1d, ConvTranspose1d, ResidualUnit, activation, apply_mask
+from codec.nn.conv import Conv1d, ConvTranspose1d, ResidualUnit, activation
+from codec.nn.masks import apply_mask
 from codec.schema import bounded
 
 

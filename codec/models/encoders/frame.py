@@ -9,8 +9,8 @@ import torch
 from torch import nn
 
 from codec.models.interfaces import CodecShape
-from codec.nn.conv import apply_mask
 from codec.nn.convnext import ConvNeXtStack
+from codec.nn.masks import apply_mask
 from codec.nn.stft import FrameSTFT, check_frame_fft
 from codec.schema import bounded
 

@@ -13,15 +13,16 @@ import soundfile as sf
 import torch
 from tqdm import tqdm
 
-from codec.audio import load_audio, resample, save_audio, to_mono
-from codec.fileio import atomic_write_bytes, output_path
-from codec.inputs import InputItem
-from codec.longform import LONGFORM_THRESHOLD_SECONDS
+from codec.hub.sources import resolve
+from codec.io.audio import load_audio, mono_resampled, save_audio
+from codec.io.files import atomic_write_bytes, output_path
+from codec.jobs.failures import ERRORS_FILE, one_line, record_failure
+from codec.jobs.inputs import InputItem
 from codec.models.codec import Codec
+from codec.runtime.longform import LONGFORM_THRESHOLD_SECONDS
 from codec.tokens import Tokens
 
 TOKENS_SUFFIX = ".safetensors"
-ERRORS_FILE = "errors.jsonl"
 
 
 @dataclass
@@ -71,8 +72,8 @@ def tokenize_files(model: Codec, planned: list[tuple[InputItem, Path]], report: 
         try:
             info = sf.info(str(item.path))
         except Exception as err:  # unreadable header: record and continue
-            reason = f"unreadable or not audio ({_one_line(err)})" if item.path.exists() else "no such file"
-            _fail(report, item.path, reason)
+            reason = f"unreadable or not audio ({one_line(err)})" if item.path.exists() else "no such file"
+            record_failure(report.failed, item.path, reason)
             continue
         if info.frames > LONGFORM_THRESHOLD_SECONDS * info.samplerate:
             long.append((item, out, info.frames / info.samplerate))
@@ -89,7 +90,7 @@ def tokenize_files(model: Codec, planned: list[tuple[InputItem, Path]], report: 
             good = []
             for (_, item, out), result in zip(entries, loaded):
                 if isinstance(result, Exception):
-                    _fail(report, item.path, _one_line(result))
+                    record_failure(report.failed, item.path, one_line(result))
                 else:
                     good.append((item, out, result))
             _tokenize_batch(model, good, report, num_codebooks, exclusive)
@@ -105,7 +106,7 @@ def _tokenize_long_files(model: Codec, long: list, report: JobReport, num_codebo
         try:
             model.tokenize_long(item.path, num_codebooks=num_codebooks).save(out, exclusive=exclusive)
         except (OSError, ValueError) as err:
-            _fail(report, item.path, _one_line(err))
+            record_failure(report.failed, item.path, one_line(err))
             continue
         report.written.append(out)
         report.audio_seconds += seconds
@@ -115,12 +116,12 @@ def _tokenize_batch(model: Codec, good: list, report: JobReport, num_codebooks: 
     if not good:
         return
     try:
-        waves = [resample(to_mono(wav), rate, model.sample_rate) for _, _, (wav, rate) in good]
+        waves = [mono_resampled(wav, rate, model.sample_rate) for _, _, (wav, rate) in good]
         tokens = model.tokenize(waves, sample_rate=model.sample_rate, num_codebooks=num_codebooks)
     except Exception:
         if len(good) == 1:
             item = good[0][0]
-            _fail(report, item.path, _one_line(sys.exc_info()[1]))
+            record_failure(report.failed, item.path, one_line(sys.exc_info()[1]))
             return
         for entry in good:  # isolate the item that fails
             _tokenize_batch(model, [entry], report, num_codebooks, exclusive)
@@ -129,7 +130,7 @@ def _tokenize_batch(model: Codec, good: list, report: JobReport, num_codebooks: 
         try:
             single.save(out, exclusive=exclusive)
         except OSError as err:
-            _fail(report, item.path, _one_line(err))
+            record_failure(report.failed, item.path, one_line(err))
             continue
         report.written.append(out)
         report.audio_seconds += wav.shape[-1] / rate
@@ -153,11 +154,39 @@ def detokenize_files(model: Codec, planned: list[tuple[InputItem, Path]], report
                     else:
                         save_audio(out, model.detokenize(tokens)[0], model.sample_rate, exclusive=exclusive)
                 except (OSError, ValueError) as err:
-                    _fail(report, item.path, _one_line(err))
+                    record_failure(report.failed, item.path, one_line(err))
                     continue
                 report.written.append(out)
                 report.audio_seconds += int(tokens.audio_lengths[0]) / model.sample_rate
             bar.update(len(chunk))
+
+
+def group_by_named_model(planned: list[tuple[InputItem, Path]], report: JobReport) -> list[tuple[Path, list]]:
+    """Tokens files grouped by the registered model their id names (NAME@sha256-prefix); the rest fail, one by one."""
+    sources: dict[str, Path | Exception] = {}
+    groups: dict[Path, list] = {}
+    for item, out in planned:
+        try:
+            model_id = Tokens.load(item.path).model_id
+        except (OSError, ValueError) as err:
+            record_failure(report.failed, item.path, one_line(err))
+            continue
+        name = model_id.split("@")[0]
+        if not name:
+            record_failure(report.failed, item.path, "the tokens name no model; pass --model")
+            continue
+        if name not in sources:
+            try:
+                sources[name] = resolve(name)
+            except (FileNotFoundError, ValueError) as err:
+                sources[name] = err
+        source = sources[name]
+        if isinstance(source, Exception):
+            record_failure(report.failed, item.path,
+                           f"made by model {model_id!r}, which is not a registered name; pass --model")
+        else:
+            groups.setdefault(source, []).append((item, out))
+    return list(groups.items())
 
 
 def write_errors(out_dir: Path, report: JobReport) -> Path:
@@ -166,12 +195,6 @@ def write_errors(out_dir: Path, report: JobReport) -> Path:
     target = out_dir / ERRORS_FILE
     atomic_write_bytes(target, lines.encode())
     return target
-
-
-def _fail(report: JobReport, path: Path | str, reason: str) -> None:
-    reason = reason.removeprefix(f"{path}: ")
-    report.failed.append((str(path), reason))
-    tqdm.write(f"error: {path}: {reason}", file=sys.stderr)
 
 
 def _try_load(path: Path) -> tuple[torch.Tensor, int] | Exception:
@@ -192,7 +215,3 @@ def _prefetch(pool: ThreadPoolExecutor, batches: list, load: Callable) -> Iterat
             future = pool.submit(load, batches[index + 1])
         yield batch, result
 
-
-def _one_line(err: BaseException | None) -> str:
-    text = str(err).strip().splitlines() if err else []
-    return text[0] if text else type(err).__name__

@@ -17,7 +17,7 @@ from urllib.error import HTTPError, URLError
 from urllib.parse import urlsplit
 from urllib.request import HTTPRedirectHandler, Request, build_opener
 
-from codec.weights import PICKLE_MAGIC, sha256_file
+from codec.io.weights import PICKLE_MAGIC, sha256_file
 
 ENV_MAX_BYTES = "CODEC_MAX_DOWNLOAD_BYTES"
 ENV_REDIRECT_HOSTS = "CODEC_REDIRECT_HOSTS"

@@ -80,7 +80,7 @@ class StreamingSession:
     def __init__(self, model: Codec, batch_size: int = 1) -> None:
         if not model.cfg.causal:
             raise ValueError(f"model {model.model_id!r} is not causal (cfg.causal=False); "
-                             "streaming needs a causal model; use codec.longform for long files")
+                             "streaming needs a causal model; use codec.runtime.longform for long files")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.model, self.batch_size = model, int(batch_size)

@@ -22,8 +22,8 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from codec.audio import AudioError, resample, resampled_length, soundfile_format
-from codec.fileio import publish, temp_path_for
+from codec.io.audio import AudioError, resample, resampled_length, soundfile_format
+from codec.io.files import publish, temp_path_for
 from codec.tokens import Tokens
 
 if TYPE_CHECKING:

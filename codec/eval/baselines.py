@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from codec.audio import resample
+from codec.io.audio import resample
 
 MAX_DELAY_MS = 50.0
 OPUS_RATES = (8000, 12000, 16000, 24000, 48000)

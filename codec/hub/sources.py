@@ -22,8 +22,7 @@ import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from codec.fileio import atomic_write_bytes
-from codec.registry import (
+from codec.hub.registry import (
     FILENAME_RE,
     REQUIRED_FILES,
     SHA256_RE,
@@ -33,7 +32,7 @@ from codec.registry import (
     package_dir,
     parse_hf,
 )
-from codec.transfer import (  # noqa: F401 (DownloadRefused, ENV_*, fetch_small, check_parses: public via codec.hub)
+from codec.hub.transfer import (  # noqa: F401 (DownloadRefused, ENV_*, fetch_small, check_parses: public via codec.hub.sources)
     ENV_MAX_BYTES,
     ENV_REDIRECT_HOSTS,
     ChecksumError,
@@ -45,7 +44,8 @@ from codec.transfer import (  # noqa: F401 (DownloadRefused, ENV_*, fetch_small,
     fetch_file,
     fetch_small,
 )
-from codec.weights import sha256_file
+from codec.io.files import atomic_write_bytes
+from codec.io.weights import sha256_file
 
 ENV_CACHE = "CODEC_CACHE"
 ENV_OFFLINE = "CODEC_OFFLINE"

@@ -1,7 +1,7 @@
 """The evaluation protocol behind `codec eval` (defined in docs/evaluation.md).
 
 For every file and every scored number of codebooks k: tokenize, keep the first k codebooks,
-detokenize and score against the original at the model rate. Classic codecs (codec.baselines)
+detokenize and score against the original at the model rate. Classic codecs (codec.eval.baselines)
 are scored with the same metrics on the same audio. Codebook statistics, phone purity / PNMI
 (when alignments are given) and optional WER/CER (a local faster-whisper model) complete it.
 """
@@ -22,9 +22,10 @@ import torch
 from tqdm import tqdm
 
 from codec import metrics
-from codec.audio import prepare_batch, resample
-from codec.baselines import Baseline, run_baseline
-from codec.inputs import collect_inputs
+from codec.eval.baselines import Baseline, run_baseline
+from codec.io.audio import prepare_batch, resample
+from codec.jobs.failures import one_line, record_failure
+from codec.jobs.inputs import InputItem, collect_inputs
 
 IGNORED_PHONES = ("sil", "sp", "spn", "")
 ASR_SAMPLE_RATE = 16000
@@ -32,16 +33,6 @@ ASR_INSTALL_HINT = "pip install faster-whisper"
 
 Transcriber = Callable[[np.ndarray], str]
 """16 kHz float32 mono audio -> transcript."""
-
-
-@dataclass(frozen=True)
-class EvalItem:
-    """One evaluation file with its optional transcript and phone alignment."""
-
-    id: str
-    path: Path
-    text: str | None = None
-    alignment: tuple[tuple[float, float, str], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -137,10 +128,10 @@ class EvalReport:
     failed: list[tuple[str, str]] = field(default_factory=list)
 
 
-def load_eval_items(specs: Sequence[str], max_files: int | None = None) -> tuple[list[EvalItem], list[str]]:
+def load_eval_items(specs: Sequence[str], max_files: int | None = None) -> tuple[list[InputItem], list[str]]:
     """Files/dirs/globs/manifests -> items (with `text` and `alignment` from JSONL rows) and error lines."""
     collected = collect_inputs(list(specs))
-    items = [EvalItem(str(i.relative.with_suffix("")), i.path, i.text, i.alignment) for i in collected.items]
+    items = collected.items
     errors = [f"{spec}: {reason}" for spec, reason in collected.errors]
     return (items[:max_files] if max_files else items), errors
 
@@ -260,7 +251,7 @@ def _or_none(compute: Callable[[], float]) -> float | None:
 
 def evaluate(
     model: Any,
-    items: Sequence[EvalItem],
+    items: Sequence[InputItem],
     num_codebooks: Sequence[int] | None = None,
     baselines: Sequence[Baseline] = (),
     transcriber: Transcriber | None = None,
@@ -282,7 +273,7 @@ def evaluate(
     asr_audio: dict[str, list[np.ndarray]] = {}
     example = None
     reference_mos: list[float | None] = []
-    scored: list[EvalItem] = []
+    scored: list[InputItem] = []
     failed: list[tuple[str, str]] = []
     for item in tqdm(items, desc="codec eval", unit="file", disable=not progress):
         try:
@@ -291,9 +282,7 @@ def evaluate(
             tokens = model.tokenize(wav, sr, lengths=lengths)
             outputs = {s.name: _reconstruct(model, tokens, ref, s) for s in systems}
         except (OSError, ValueError, RuntimeError) as err:
-            reason = (str(err).strip().splitlines() or [type(err).__name__])[0].removeprefix(f"{item.path}: ")
-            failed.append((str(item.path), reason))
-            tqdm.write(f"error: {item.path}: {reason}")
+            record_failure(failed, item.path, one_line(err, item.path))
             continue
         scored.append(item)
         acc.add(tokens.codes[0, :, : int(tokens.lengths[0])].cpu(), item.alignment, model.frame_rate)
@@ -447,7 +436,6 @@ def asr_scores(transcriber: Transcriber, audio: dict[str, list[np.ndarray]], tex
 __all__ = [
     "ASRScores",
     "CodebookStats",
-    "EvalItem",
     "EvalReport",
     "FileScore",
     "Scorer",

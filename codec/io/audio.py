@@ -10,7 +10,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from codec.fileio import publish, temp_path_for
+from codec.io.files import publish, temp_path_for
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif", ".au")
 MAX_CHANNELS = 2
@@ -89,6 +89,11 @@ def resample(wav: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Tensor:
     return AF.resample(wav, int(orig_rate), int(new_rate))
 
 
+def mono_resampled(wav: torch.Tensor, rate: int, target_rate: int) -> torch.Tensor:
+    """[C, T] at `rate` -> mono [1, T] at `target_rate`: the one way audio is brought to a model's rate."""
+    return resample(to_mono(wav), rate, target_rate)
+
+
 def resampled_length(length: int, orig_rate: int, new_rate: int) -> int:
     """Samples after resampling `length` samples (torchaudio's rounding: ceil)."""
     return -(-int(length) * int(new_rate) // int(orig_rate))
@@ -109,7 +114,7 @@ def prepare_batch(
     waves, out_lengths = [], []
     for wav, rate, name in items:
         validate_audio(wav, rate, name)
-        wav = resample(to_mono(wav.float()), rate, target_rate)
+        wav = mono_resampled(wav.float(), rate, target_rate)
         waves.append(wav)
         out_lengths.append(wav.shape[-1])
     total = max(out_lengths)

@@ -10,8 +10,8 @@ from typing import Any
 
 import torch
 
-from codec.evaluation import EvalReport, Example, SystemSummary
-from codec.fileio import atomic_write_bytes
+from codec.eval.protocol import EvalReport, Example, SystemSummary
+from codec.io.files import atomic_write_bytes
 
 JSON_FILE = "report.json"
 MARKDOWN_FILE = "report.md"

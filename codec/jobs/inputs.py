@@ -7,21 +7,26 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from codec.audio import AUDIO_EXTENSIONS
-from codec.fileio import safe_relative
+from codec.io.audio import AUDIO_EXTENSIONS
+from codec.io.files import safe_relative
 
 MANIFEST_EXTENSIONS = (".txt", ".jsonl", ".csv")
 
 
 @dataclass(frozen=True)
 class InputItem:
-    """One input file and its path relative to the output directory (extension kept)."""
+    """One input utterance: its file, its path relative to the output directory (extension kept), manifest fields."""
 
     path: Path
     relative: Path
     text: str | None = None
     speaker: str | None = None
     alignment: tuple[tuple[float, float, str], ...] | None = None
+
+    @property
+    def id(self) -> str:
+        """The item's name in outputs and reports: its relative path without the extension."""
+        return self.relative.with_suffix("").as_posix()
 
 
 @dataclass

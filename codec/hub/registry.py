@@ -17,7 +17,7 @@ from typing import Any, TypeVar, cast
 
 REGISTRY_FORMAT = "codec.registry"
 REGISTRY_FORMAT_VERSION = 1
-PACKAGE_DIR = Path(__file__).resolve().parent / "pretrained"
+PACKAGE_DIR = Path(__file__).resolve().parents[1] / "pretrained"
 PACKAGED_REGISTRY = PACKAGE_DIR / "registry.json"
 ENV_REGISTRY = "CODEC_REGISTRY"
 REQUIRED_FILES = ("config.json", "model.safetensors")

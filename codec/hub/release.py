@@ -7,11 +7,11 @@ from pathlib import Path
 
 import torch
 
-from codec.fileio import atomic_write_bytes
+from codec.io.files import atomic_write_bytes
+from codec.io.weights import fold_weight_norm, read_safetensors, sha256_file, write_safetensors
 from codec.models.codec import Codec
 from codec.models.facts import model_facts
 from codec.train.checkpoint import latest_checkpoint
-from codec.weights import fold_weight_norm, read_safetensors, sha256_file, write_safetensors
 
 
 def export_release(checkpoint: str | Path, out_dir: str | Path, name: str | None = None,

@@ -1,0 +1,1 @@
+"""Measuring codecs: the `codec eval` protocol, classic-codec baselines, reports, the speed benchmark."""

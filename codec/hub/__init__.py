@@ -1,0 +1,1 @@
+"""Where checkpoints come from: the registry, resolving and downloading sources, release directories."""

@@ -1,0 +1,1 @@
+"""Batch jobs over many files: input discovery, output planning, failure records."""

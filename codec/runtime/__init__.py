@@ -1,0 +1,1 @@
+"""Running a model: streaming sessions, long files in windows, device checks."""
