@@ -8,7 +8,7 @@ whose padding frames are zero, matching the `Tokens` convention (text + speech l
 `TextAndCodes`). See docs/layouts.md for the table of strategies.
 """
 
-from codec.layouts._checks import CodeBatch, TextAndCodes
+from codec.layouts.checks import CodeBatch, TextAndCodes
 from codec.layouts.coarse import CoarseFirstTokens, coarse_first, split_coarse_first
 from codec.layouts.delay import DelayedTokens, delay, parallel, undelay
 from codec.layouts.depth import DepthTokens, FrameGroups, depth, frame_inputs, from_within_frame, undepth, within_frame

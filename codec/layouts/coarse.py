@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 import torch
 
-from codec.layouts._checks import (
+from codec.layouts.checks import (
     CodeBatch,
-    _check_ids,
-    _check_int,
-    _check_lengths,
-    _check_pad,
-    _unpack,
+    check_ids,
+    check_int,
+    check_lengths,
+    check_pad,
+    unpack,
 )
 from codec.nn.masks import length_mask
 from codec.tokens import Tokens
@@ -61,18 +61,18 @@ def coarse_first(
                 f"{codes.num_semantic_codebooks}"
             )
         num_semantic_codebooks = codes.num_semantic_codebooks
-    codes, lengths, size = _unpack(codes, lengths, codebook_size)
+    codes, lengths, size = unpack(codes, lengths, codebook_size)
     batch, books, frames = codes.shape
     if num_semantic_codebooks is None:
         raise ValueError("num_semantic_codebooks is required when passing a raw codes tensor")
-    semantic = _check_int("num_semantic_codebooks", num_semantic_codebooks, 1)
+    semantic = check_int("num_semantic_codebooks", num_semantic_codebooks, 1)
     if semantic > books:
         raise ValueError(f"num_semantic_codebooks must be in [1, {books}], got {semantic}")
-    _check_int("offset", offset, 0)
+    check_int("offset", offset, 0)
     high = offset + books * size
-    _check_pad("pad_id", pad_id, offset, high)
+    check_pad("pad_id", pad_id, offset, high)
     if sep_id is not None:
-        _check_pad("sep_id", sep_id, offset, high)
+        check_pad("sep_id", sep_id, offset, high)
     sep = int(sep_id is not None)
     width = books * frames + sep
     pos = _coarse_positions(lengths, books, semantic, frames, sep)
@@ -107,16 +107,16 @@ def split_coarse_first(
         ids, books, semantic, size = coarse, num_codebooks, num_semantic_codebooks, codebook_size
         if books is None or semantic is None or size is None:
             raise ValueError("num_codebooks, num_semantic_codebooks and codebook_size are required with raw ids")
-    ids = _check_ids("ids", ids, 2)
-    _check_int("num_codebooks", books, 1)
-    _check_int("num_semantic_codebooks", semantic, 1)
+    ids = check_ids("ids", ids, 2)
+    check_int("num_codebooks", books, 1)
+    check_int("num_semantic_codebooks", semantic, 1)
     if semantic > books:
         raise ValueError(f"num_semantic_codebooks must be in [1, {books}], got {semantic}")
-    _check_int("codebook_size", size, 1)
-    _check_int("offset", offset, 0)
+    check_int("codebook_size", size, 1)
+    check_int("offset", offset, 0)
     batch, width = ids.shape
     sep = int(sep_id is not None)
-    lengths = _check_lengths(lengths, batch, width, ids.device, "ids")
+    lengths = check_lengths(lengths, batch, width, ids.device, "ids")
     body = lengths - sep
     wrong = (body < 0) | (body % books != 0)
     if bool(wrong.any()):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from codec.layouts._checks import CodeBatch, _check_ids, _check_lengths, _check_pad
+from codec.layouts.checks import CodeBatch, check_ids, check_lengths, check_pad
 from codec.nn.masks import length_mask
 from codec.tokens import Tokens
 
@@ -44,11 +44,11 @@ def delay(
         if lengths is not None:
             raise ValueError("pass lengths only with a raw codes tensor; a Tokens carries its own")
         codes, lengths = codes.codes, codes.lengths
-    codes = _check_ids("codes", codes, 3)
+    codes = check_ids("codes", codes, 3)
     batch, books, frames = codes.shape
-    lengths = _check_lengths(lengths, batch, frames, codes.device, "frames")
+    lengths = check_lengths(lengths, batch, frames, codes.device, "frames")
     shifts = _check_delays(delays, books)
-    _check_pad("pad_id", pad_id, 0, 0)  # type check only: delay never looks at code values
+    check_pad("pad_id", pad_id, 0, 0)  # type check only: delay never looks at code values
     longest = max(shifts, default=0)
     steps = frames + longest
     source = torch.arange(steps, device=codes.device)[None, :] - torch.tensor(shifts, device=codes.device)[:, None]
@@ -66,7 +66,7 @@ def parallel(
     pad_id: int = -1,
 ) -> DelayedTokens:
     """The parallel pattern: `delay` with every delay 0 (step t holds all K codes of frame t); invert with `undelay`."""
-    books = codes.num_codebooks if isinstance(codes, Tokens) else _check_ids("codes", codes, 3).shape[1]
+    books = codes.num_codebooks if isinstance(codes, Tokens) else check_ids("codes", codes, 3).shape[1]
     return delay(codes, lengths, delays=(0,) * books, pad_id=pad_id)
 
 
@@ -83,13 +83,13 @@ def undelay(
         ids, lengths, delays = delayed.ids, delayed.lengths, delayed.delays
     else:
         ids = delayed
-    ids = _check_ids("ids", ids, 3)
+    ids = check_ids("ids", ids, 3)
     batch, books, steps = ids.shape
     shifts = _check_delays(delays, books)
     longest = max(shifts, default=0)
     if steps < longest:
         raise ValueError(f"ids has {steps} steps, fewer than max delay {longest}")
-    lengths = _check_lengths(lengths, batch, steps, ids.device, "steps")
+    lengths = check_lengths(lengths, batch, steps, ids.device, "steps")
     if batch and int(lengths.min()) < longest:
         raise ValueError(f"lengths must be >= max delay {longest}, got min {int(lengths.min())}")
     frames = steps - longest

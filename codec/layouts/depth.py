@@ -10,14 +10,14 @@ from dataclasses import dataclass
 
 import torch
 
-from codec.layouts._checks import (
+from codec.layouts.checks import (
     CodeBatch,
-    _audio_codes,
-    _check_ids,
-    _check_int,
-    _check_lengths,
-    _check_pad,
-    _unpack,
+    audio_codes,
+    check_ids,
+    check_int,
+    check_lengths,
+    check_pad,
+    unpack,
 )
 from codec.nn.masks import length_mask
 from codec.tokens import Tokens
@@ -59,10 +59,10 @@ def depth(
     pad_id: int = -1,
 ) -> DepthTokens:
     """Group each frame's K ids: codes [B, K, F] -> ids [B, F, K] with per-codebook offsets."""
-    codes, lengths, size = _unpack(codes, lengths, codebook_size)
-    _check_int("offset", offset, 0)
+    codes, lengths, size = unpack(codes, lengths, codebook_size)
+    check_int("offset", offset, 0)
     _, books, frames = codes.shape
-    _check_pad("pad_id", pad_id, offset, offset + books * size)
+    check_pad("pad_id", pad_id, offset, offset + books * size)
     starts = offset + size * torch.arange(books, device=codes.device)
     ids = (codes + starts[None, :, None]).transpose(1, 2)
     ids = ids.masked_fill(~length_mask(lengths, frames)[:, :, None], pad_id).contiguous()
@@ -85,12 +85,12 @@ def undepth(
         ids, size = groups, codebook_size
         if size is None:
             raise ValueError("codebook_size is required with a raw ids tensor")
-    ids = _check_ids("ids", ids, 3)
-    _check_int("codebook_size", size, 1)
-    _check_int("offset", offset, 0)
+    ids = check_ids("ids", ids, 3)
+    check_int("codebook_size", size, 1)
+    check_int("offset", offset, 0)
     batch, frames, _ = ids.shape
-    lengths = _check_lengths(lengths, batch, frames, ids.device, "frames")
-    codes = _audio_codes(ids.transpose(1, 2), lengths, size, offset, "ids[{b}, {f}, {k}]")
+    lengths = check_lengths(lengths, batch, frames, ids.device, "frames")
+    codes = audio_codes(ids.transpose(1, 2), lengths, size, offset, "ids[{b}, {f}, {k}]")
     return CodeBatch(codes, lengths)
 
 
@@ -98,7 +98,7 @@ def frame_inputs(groups: DepthTokens, bos_id: int) -> torch.Tensor:
     """Temporal-model inputs [B, F, K]: position f holds the group of frame f - 1 (`bos_id` at f = 0)."""
     if not isinstance(groups, DepthTokens):
         raise ValueError(f"frame_inputs takes a DepthTokens, got {type(groups).__name__}")
-    _check_pad("bos_id", bos_id, groups.offset, groups.offset + groups.num_codebooks * groups.codebook_size)
+    check_pad("bos_id", bos_id, groups.offset, groups.offset + groups.num_codebooks * groups.codebook_size)
     batch, frames, books = groups.ids.shape
     first = torch.full((batch, 1, books), bos_id, dtype=torch.int64, device=groups.ids.device)
     shifted = torch.cat([first, groups.ids[:, : max(frames - 1, 0)]], 1)[:, :frames]
@@ -126,7 +126,7 @@ def from_within_frame(rows: FrameGroups | torch.Tensor, like: FrameGroups | None
     else:
         if not isinstance(like, FrameGroups):
             raise ValueError("a raw rows tensor needs like=FrameGroups for its placement")
-        ids = _check_ids("rows", rows, 2)
+        ids = check_ids("rows", rows, 2)
     if ids.shape != like.ids.shape:
         raise ValueError(f"rows must have shape {tuple(like.ids.shape)} (one row per frame), got {tuple(ids.shape)}")
     batch = like.lengths.shape[0]

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 import torch
 
-from codec.layouts._checks import (
+from codec.layouts.checks import (
     CodeBatch,
-    _check_int,
-    _check_pad,
-    _first_bad,
-    _unpack,
-    _unpack_ids,
+    check_int,
+    check_pad,
+    first_bad,
+    unpack,
+    unpack_ids,
 )
 from codec.nn.masks import length_mask
 from codec.tokens import Tokens
@@ -40,10 +40,10 @@ def flatten(
     pad_id: int = -1,
 ) -> FlatTokens:
     """Interleave codebooks frame-major (f0k0, f0k1, ..., f1k0, ...) with per-codebook id offsets."""
-    codes, lengths, size = _unpack(codes, lengths, codebook_size)
-    _check_int("offset", offset, 0)
+    codes, lengths, size = unpack(codes, lengths, codebook_size)
+    check_int("offset", offset, 0)
     batch, books, frames = codes.shape
-    _check_pad("pad_id", pad_id, offset, offset + books * size)
+    check_pad("pad_id", pad_id, offset, offset + books * size)
     starts = offset + size * torch.arange(books, device=codes.device, dtype=torch.int64)
     ids = (codes + starts[None, :, None]).transpose(1, 2).reshape(batch, frames * books)
     flat_lengths = lengths * books
@@ -60,7 +60,7 @@ def unflatten(
     offset: int = 0,
 ) -> CodeBatch:
     """Invert `flatten`: ids [B, N] back to codes [B, K, ceil(N / K)], validating every id."""
-    ids, lengths, books, size, offset = _unpack_ids(flat, FlatTokens, lengths, num_codebooks, codebook_size, offset)
+    ids, lengths, books, size, offset = unpack_ids(flat, FlatTokens, lengths, num_codebooks, codebook_size, offset)
     batch, width = ids.shape
     if bool((lengths % books != 0).any()):
         b = int((lengths % books != 0).nonzero()[0])
@@ -72,7 +72,7 @@ def unflatten(
     valid = length_mask(lengths, frames * books)
     bad = valid & ((ids < low) | (ids >= low + size))
     if bool(bad.any()):
-        b, p = _first_bad(bad)
+        b, p = first_bad(bad)
         lo = int(low[p])
         raise ValueError(
             f"ids[{b}, {p}] = {int(ids[b, p])} is outside codebook {p % books}'s range [{lo}, {lo + size})"

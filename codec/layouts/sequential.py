@@ -12,13 +12,13 @@ from dataclasses import dataclass
 
 import torch
 
-from codec.layouts._checks import (
+from codec.layouts.checks import (
     TextAndCodes,
-    _check_batch_list,
-    _check_ids,
-    _check_int,
-    _check_lengths,
-    _check_text,
+    check_batch_list,
+    check_ids,
+    check_int,
+    check_lengths,
+    check_text,
 )
 from codec.layouts.flat import flatten, unflatten
 from codec.layouts.vocabulary import Vocabulary, _unpack_for
@@ -66,8 +66,8 @@ def _audio_rows(codes: Tokens | torch.Tensor, lengths: torch.Tensor | None, text
     """Per item: validated text ids and frame-major audio ids."""
     codes, lengths = _unpack_for(vocab, codes, lengths)
     flat = flatten(codes, lengths, codebook_size=vocab.codebook_size, offset=vocab.audio_offset, pad_id=vocab.pad_id)
-    items = _check_batch_list("texts", texts, codes.shape[0])
-    text = [_check_text(f"texts[{b}]", t, vocab.text_vocab_size) for b, t in enumerate(items)]
+    items = check_batch_list("texts", texts, codes.shape[0])
+    text = [check_text(f"texts[{b}]", t, vocab.text_vocab_size) for b, t in enumerate(items)]
     audio = [flat.ids[b, : int(flat.lengths[b])].tolist() for b in range(codes.shape[0])]
     return text, audio, codes.device
 
@@ -95,8 +95,8 @@ def ratio_interleave(
     frames_per_chunk: int,
 ) -> TextSpeechTokens:
     """N text ids, then M frames (M * K ids), repeated; once one side runs out the other continues alone."""
-    n = _check_int("text_per_chunk", text_per_chunk, 1)
-    m = _check_int("frames_per_chunk", frames_per_chunk, 1)
+    n = check_int("text_per_chunk", text_per_chunk, 1)
+    m = check_int("frames_per_chunk", frames_per_chunk, 1)
     text, audio, device = _audio_rows(codes, lengths, texts, vocab)
     rows = []
     for t, a in zip(text, audio):
@@ -114,14 +114,14 @@ def _unpack_stream(
         if lengths is not None or vocab is not None or any(v is not None for v in settings.values()):
             raise ValueError(f"pass lengths/vocab/{'/'.join(settings) or 'settings'} only with a raw ids tensor")
         ids, lengths, vocab = stream.ids, stream.lengths, stream.vocab
-        settings = {name: _check_int(name, getattr(stream, name), 1) for name in settings}
+        settings = {name: check_int(name, getattr(stream, name), 1) for name in settings}
     else:
         ids = stream
         if not isinstance(vocab, Vocabulary):
             raise ValueError("a raw ids tensor needs vocab=Vocabulary")
-        settings = {name: _check_int(name, value, 1) for name, value in settings.items()}
-    ids = _check_ids("ids", ids, 2)
-    return ids, _check_lengths(lengths, ids.shape[0], ids.shape[1], ids.device, "ids"), vocab, settings
+        settings = {name: check_int(name, value, 1) for name, value in settings.items()}
+    ids = check_ids("ids", ids, 2)
+    return ids, check_lengths(lengths, ids.shape[0], ids.shape[1], ids.device, "ids"), vocab, settings
 
 
 def _split_rows(ids: torch.Tensor, lengths: torch.Tensor, vocab: Vocabulary, kinds: list[list[bool | None]]

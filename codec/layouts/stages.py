@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from codec.layouts._checks import CodeBatch, _check_ids, _check_lengths, _unpack
+from codec.layouts.checks import CodeBatch, check_ids, check_lengths, unpack
 from codec.layouts.coarse import CoarseFirstTokens, coarse_first, split_coarse_first
 from codec.layouts.flat import FlatTokens, flatten
 from codec.nn.masks import length_mask
@@ -44,7 +44,7 @@ def two_stage(
         raise ValueError("two_stage needs a sep_id: it ends the stage-2 prompt")
     fine = coarse_first(codes, lengths, num_semantic_codebooks=num_semantic_codebooks, codebook_size=codebook_size,
                         offset=offset, sep_id=sep_id, pad_id=pad_id)
-    raw, frames, size = _unpack(codes, lengths, fine.codebook_size)
+    raw, frames, size = unpack(codes, lengths, fine.codebook_size)
     semantic = fine.num_semantic_codebooks
     coarse = flatten(raw[:, :semantic], frames, codebook_size=size, offset=offset, pad_id=pad_id)
     prompt = semantic * frames + 1
@@ -72,8 +72,8 @@ def join_stages(semantic: CodeBatch, acoustic: CodeBatch) -> CodeBatch:
         if not isinstance(part, CodeBatch):
             raise ValueError(
                 f"{name} must be a CodeBatch (e.g. from unflatten / split_coarse_first), got {type(part).__name__}")
-        _check_ids(f"{name}.codes", part.codes, 3)
-        _check_lengths(part.lengths, part.codes.shape[0], part.codes.shape[2], part.codes.device, "frames")
+        check_ids(f"{name}.codes", part.codes, 3)
+        check_lengths(part.lengths, part.codes.shape[0], part.codes.shape[2], part.codes.device, "frames")
     if semantic.codes.shape[0] != acoustic.codes.shape[0]:
         raise ValueError(f"batch sizes differ: semantic {semantic.codes.shape[0]}, acoustic {acoustic.codes.shape[0]}")
     if not torch.equal(semantic.lengths, acoustic.lengths):

@@ -14,17 +14,17 @@ from dataclasses import dataclass
 
 import torch
 
-from codec.layouts._checks import (
+from codec.layouts.checks import (
     CodeBatch,
     TextAndCodes,
-    _anchor_frame,
-    _audio_codes,
-    _check_batch_list,
-    _check_frame_rate,
-    _check_ids,
-    _check_lengths,
-    _check_text,
-    _parse_word,
+    anchor_frame,
+    audio_codes,
+    check_batch_list,
+    check_frame_rate,
+    check_ids,
+    check_lengths,
+    check_text,
+    parse_word,
 )
 from codec.layouts.text import Alignment
 from codec.layouts.vocabulary import Vocabulary, _unpack_for
@@ -61,8 +61,8 @@ def padded_text(
     """Text ids from frame 0 of the text row, then `vocab.pad_id` to the item's last frame; longer text is an error."""
     codes, lengths = _unpack_for(vocab, codes, lengths)
     rows = []
-    for b, text in enumerate(_check_batch_list("texts", texts, codes.shape[0])):
-        row = _check_text(f"texts[{b}]", text, vocab.text_vocab_size)
+    for b, text in enumerate(check_batch_list("texts", texts, codes.shape[0])):
+        row = check_text(f"texts[{b}]", text, vocab.text_vocab_size)
         if len(row) > int(lengths[b]):
             raise ValueError(f"texts[{b}] has {len(row)} ids, more than its {int(lengths[b])} speech frames")
         rows.append(row)
@@ -87,9 +87,9 @@ def word_aligned(
             raise ValueError(f"frame_rate {frame_rate} disagrees with the Tokens' {codes.frame_rate}")
         frame_rate = codes.frame_rate
     codes, lengths = _unpack_for(vocab, codes, lengths)
-    rate = _check_frame_rate(frame_rate)
+    rate = check_frame_rate(frame_rate)
     rows = []
-    for b, words in enumerate(_check_batch_list("alignments", alignments, codes.shape[0])):
+    for b, words in enumerate(check_batch_list("alignments", alignments, codes.shape[0])):
         rows.append(_place_words(b, words, int(lengths[b]), rate, vocab))
     return _streams(codes, lengths, rows, vocab)
 
@@ -98,14 +98,14 @@ def _place_words(b: int, words: Alignment, frames: int, rate: float, vocab: Voca
     row: list[int] = []
     previous_end = 0.0
     for w, word in enumerate(words):
-        start, end, ids = _parse_word(b, w, word)
-        ids = _check_text(f"alignments[{b}][{w}]", ids, vocab.text_vocab_size)
+        start, end, ids = parse_word(b, w, word)
+        ids = check_text(f"alignments[{b}][{w}]", ids, vocab.text_vocab_size)
         if not ids:
             raise ValueError(f"alignments[{b}][{w}] has no text ids (an empty word cannot be recovered)")
         if start < previous_end - 1e-9:
             raise ValueError(
                 f"alignments[{b}][{w}] starts at {start} s, before the previous word ends ({previous_end} s)")
-        anchor = _anchor_frame(start, rate)
+        anchor = anchor_frame(start, rate)
         if anchor >= frames:
             raise ValueError(
                 f"alignments[{b}][{w}] starts at {start} s (frame {anchor}), past the end of item {b}'s {frames} frames"
@@ -137,12 +137,12 @@ def _unpack_streams(
         ids = streams
         if not isinstance(vocab, Vocabulary):
             raise ValueError("a raw ids tensor needs vocab=Vocabulary")
-    ids = _check_ids("ids", ids, 3)
+    ids = check_ids("ids", ids, 3)
     batch, rows, frames = ids.shape
     if rows != 1 + vocab.num_codebooks:
         raise ValueError(f"ids must have 1 + {vocab.num_codebooks} rows (text + codebooks), got {rows}")
-    lengths = _check_lengths(lengths, batch, frames, ids.device, "frames")
-    codes = _audio_codes(ids[:, 1:], lengths, vocab.codebook_size, vocab.audio_offset, "ids[{b}, 1 + {k}, {f}]")
+    lengths = check_lengths(lengths, batch, frames, ids.device, "frames")
+    codes = audio_codes(ids[:, 1:], lengths, vocab.codebook_size, vocab.audio_offset, "ids[{b}, 1 + {k}, {f}]")
     text = ids[:, 0]
     bad = length_mask(lengths, frames) & (text != vocab.pad_id) & ((text < 0) | (text >= vocab.text_vocab_size))
     if bool(bad.any()):

@@ -7,15 +7,15 @@ from dataclasses import dataclass
 
 import torch
 
-from codec.layouts._checks import (
+from codec.layouts.checks import (
     CodeBatch,
-    _anchor_frame,
-    _check_frame_rate,
-    _check_int,
-    _check_pad,
-    _parse_word,
-    _unpack,
-    _unpack_ids,
+    anchor_frame,
+    check_frame_rate,
+    check_int,
+    check_pad,
+    parse_word,
+    unpack,
+    unpack_ids,
 )
 from codec.nn.masks import length_mask
 from codec.tokens import Tokens
@@ -52,12 +52,12 @@ def interleave_text(
             raise ValueError(f"frame_rate {frame_rate} disagrees with the Tokens' {codes.frame_rate}")
         frame_rate = codes.frame_rate
         codes = codes.truncate(codes.num_semantic_codebooks)
-    codes, lengths, size = _unpack(codes, lengths, codebook_size)
-    frame_rate = _check_frame_rate(frame_rate)
-    _check_int("offset", offset, 0)
+    codes, lengths, size = unpack(codes, lengths, codebook_size)
+    frame_rate = check_frame_rate(frame_rate)
+    check_int("offset", offset, 0)
     batch, books, _ = codes.shape
     high = offset + books * size
-    _check_pad("pad_id", pad_id, offset, high)
+    check_pad("pad_id", pad_id, offset, high)
     if len(alignments) != batch:
         raise ValueError(f"alignments must have one list per item ({batch}), got {len(alignments)}")
     starts = offset + size * torch.arange(books, device=codes.device)
@@ -99,13 +99,13 @@ def _anchor_words(
     anchors: list[int] = []
     text: list[list[int]] = []
     for w, word in enumerate(words):
-        start, _, word_ids = _parse_word(b, w, word)
+        start, _, word_ids = parse_word(b, w, word)
         for t in word_ids:
             if t < 0 or low <= t < high:
                 raise ValueError(
                     f"alignments[{b}][{w}] text id {t} must be >= 0 and outside the audio id range [{low}, {high})"
                 )
-        anchors.append(min(_anchor_frame(start, frame_rate), frames))
+        anchors.append(min(anchor_frame(start, frame_rate), frames))
         text.append(word_ids)
     return anchors, text
 
@@ -119,7 +119,7 @@ def deinterleave(
     offset: int = 0,
 ) -> CodeBatch:
     """Drop text ids (anything outside the audio id range) and recover semantic codes [B, S, max frames]."""
-    ids, lengths, books, size, offset = _unpack_ids(interleaved, InterleavedTokens, lengths, num_codebooks,
+    ids, lengths, books, size, offset = unpack_ids(interleaved, InterleavedTokens, lengths, num_codebooks,
                                                     codebook_size, offset)
     batch, width = ids.shape
     valid = length_mask(lengths, width)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from codec.layouts._checks import _check_int, _unpack
+from codec.layouts.checks import check_int, unpack
 from codec.tokens import Tokens
 
 _SPECIAL_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
@@ -23,9 +23,9 @@ class Vocabulary:
     prefix: str = "sc"
 
     def __post_init__(self) -> None:
-        _check_int("num_codebooks", self.num_codebooks, 1)
-        _check_int("codebook_size", self.codebook_size, 1)
-        _check_int("text_vocab_size", self.text_vocab_size, 0)
+        check_int("num_codebooks", self.num_codebooks, 1)
+        check_int("codebook_size", self.codebook_size, 1)
+        check_int("text_vocab_size", self.text_vocab_size, 0)
         if isinstance(self.special_tokens, str) or not all(
             isinstance(s, str) and _SPECIAL_NAME.match(s) for s in self.special_tokens
         ):
@@ -131,7 +131,7 @@ def _unpack_for(
     """Validated codes [B, K, F] and lengths, checked against the Vocabulary's K and codebook size."""
     if not isinstance(vocab, Vocabulary):
         raise ValueError(f"vocab must be a Vocabulary, got {type(vocab).__name__}")
-    codes, lengths, _ = _unpack(codes, lengths, vocab.codebook_size)
+    codes, lengths, _ = unpack(codes, lengths, vocab.codebook_size)
     if codes.shape[1] != vocab.num_codebooks:
         raise ValueError(
             f"codes have {codes.shape[1]} codebooks, the Vocabulary {vocab.num_codebooks} "

@@ -1,4 +1,4 @@
-"""Private argument validation shared by the layouts, and the `CodeBatch` their inverses return."""
+"""Argument checks shared by the layouts (public, for new layout modules) and the `CodeBatch` inverses return."""
 
 from __future__ import annotations
 
@@ -20,13 +20,13 @@ class CodeBatch:
     lengths: torch.Tensor
 
 
-def _check_int(name: str, value: object, minimum: int) -> int:
+def check_int(name: str, value: object, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
     return value
 
 
-def _check_ids(name: str, ids: object, dim: int) -> torch.Tensor:
+def check_ids(name: str, ids: object, dim: int) -> torch.Tensor:
     if not isinstance(ids, torch.Tensor):
         raise ValueError(f"{name} must be a torch.Tensor, got {type(ids).__name__}")
     if ids.dim() != dim:
@@ -37,7 +37,7 @@ def _check_ids(name: str, ids: object, dim: int) -> torch.Tensor:
     return ids
 
 
-def _check_lengths(lengths: object, batch: int, maximum: int, device: torch.device, unit: str) -> torch.Tensor:
+def check_lengths(lengths: object, batch: int, maximum: int, device: torch.device, unit: str) -> torch.Tensor:
     if lengths is None:
         raise ValueError("lengths [B] is required when passing a raw tensor")
     if not isinstance(lengths, torch.Tensor):
@@ -54,7 +54,7 @@ def _check_lengths(lengths: object, batch: int, maximum: int, device: torch.devi
     return lengths
 
 
-def _unpack(
+def unpack(
     codes: Tokens | torch.Tensor, lengths: torch.Tensor | None, codebook_size: int | None
 ) -> tuple[torch.Tensor, torch.Tensor, int]:
     """Codes, int64 lengths on the codes' device, and codebook size from a Tokens or raw arguments."""
@@ -64,36 +64,36 @@ def _unpack(
         if codebook_size is not None and codebook_size != codes.codebook_size:
             raise ValueError(f"codebook_size {codebook_size} disagrees with the Tokens' {codes.codebook_size}")
         codes, lengths, codebook_size = codes.codes, codes.lengths, codes.codebook_size
-    codes = _check_ids("codes", codes, 3)
+    codes = check_ids("codes", codes, 3)
     if codebook_size is None:
         raise ValueError("codebook_size is required when passing a raw codes tensor")
-    _check_int("codebook_size", codebook_size, 1)
-    lengths = _check_lengths(lengths, codes.shape[0], codes.shape[2], codes.device, "frames")
-    _check_code_range(codes, lengths, codebook_size)
+    check_int("codebook_size", codebook_size, 1)
+    lengths = check_lengths(lengths, codes.shape[0], codes.shape[2], codes.device, "frames")
+    check_code_range(codes, lengths, codebook_size)
     return codes, lengths, codebook_size
 
 
-def _check_code_range(codes: torch.Tensor, lengths: torch.Tensor, codebook_size: int) -> None:
+def check_code_range(codes: torch.Tensor, lengths: torch.Tensor, codebook_size: int) -> None:
     bad = length_mask(lengths, codes.shape[2])[:, None, :] & ((codes < 0) | (codes >= codebook_size))
     if bool(bad.any()):
         b, k, f = (int(i) for i in bad.nonzero()[0])
         raise ValueError(f"codes[{b}, {k}, {f}] = {int(codes[b, k, f])} is outside [0, {codebook_size})")
 
 
-def _check_pad(name: str, pad_id: int, low: int, high: int) -> None:
+def check_pad(name: str, pad_id: int, low: int, high: int) -> None:
     if isinstance(pad_id, bool) or not isinstance(pad_id, int):
         raise ValueError(f"{name} must be an int, got {pad_id!r}")
     if low <= pad_id < high:
         raise ValueError(f"{name} {pad_id} collides with the audio id range [{low}, {high}); pick an id outside it")
 
 
-def _first_bad(bad: torch.Tensor) -> tuple[int, int]:
+def first_bad(bad: torch.Tensor) -> tuple[int, int]:
     b, p = (int(i) for i in bad.nonzero()[0])
     return b, p
 
 
-class _IdsResult(Protocol):
-    """What _unpack_ids reads from a layout result (FlatTokens, InterleavedTokens)."""
+class IdsResult(Protocol):
+    """What unpack_ids reads from a layout result (FlatTokens, InterleavedTokens)."""
 
     @property
     def ids(self) -> torch.Tensor: ...
@@ -107,8 +107,8 @@ class _IdsResult(Protocol):
     def offset(self) -> int: ...
 
 
-def _unpack_ids(
-    source: object, result_type: type[_IdsResult], lengths: torch.Tensor | None, num_codebooks: int | None,
+def unpack_ids(
+    source: object, result_type: type[IdsResult], lengths: torch.Tensor | None, num_codebooks: int | None,
     codebook_size: int | None, offset: int,
 ) -> tuple[torch.Tensor, torch.Tensor, int, int, int]:
     """Validated (ids [B, N], lengths, num_codebooks, codebook_size, offset) of a layout result or raw ids."""
@@ -121,20 +121,20 @@ def _unpack_ids(
         ids, books, size = source, num_codebooks, codebook_size
         if books is None or size is None:
             raise ValueError("num_codebooks and codebook_size are required with a raw ids tensor")
-    ids = _check_ids("ids", ids, 2)
-    _check_int("num_codebooks", books, 1)
-    _check_int("codebook_size", size, 1)
-    _check_int("offset", offset, 0)
-    return ids, _check_lengths(lengths, ids.shape[0], ids.shape[1], ids.device, "ids"), books, size, offset
+    ids = check_ids("ids", ids, 2)
+    check_int("num_codebooks", books, 1)
+    check_int("codebook_size", size, 1)
+    check_int("offset", offset, 0)
+    return ids, check_lengths(lengths, ids.shape[0], ids.shape[1], ids.device, "ids"), books, size, offset
 
 
-def _check_frame_rate(frame_rate: object) -> float:
+def check_frame_rate(frame_rate: object) -> float:
     if isinstance(frame_rate, bool) or not isinstance(frame_rate, (int, float)) or frame_rate <= 0:
         raise ValueError(f"frame_rate must be a positive number (frames per second), got {frame_rate!r}")
     return float(frame_rate)
 
 
-def _parse_word(b: int, w: int, word: object) -> tuple[float, float, list[int]]:
+def parse_word(b: int, w: int, word: object) -> tuple[float, float, list[int]]:
     """Validated (start_s, end_s, text ids) of alignments[b][w]."""
     try:
         start, end, word_ids = word  # type: ignore[misc]
@@ -147,7 +147,7 @@ def _parse_word(b: int, w: int, word: object) -> tuple[float, float, list[int]]:
     return start, end, word_ids
 
 
-def _anchor_frame(start: float, frame_rate: float) -> int:
+def anchor_frame(start: float, frame_rate: float) -> int:
     """First frame whose start time f / frame_rate is at or after `start` (1 us tolerance)."""
     return math.ceil(start * frame_rate - 1e-6)
 
@@ -164,7 +164,7 @@ class TextAndCodes:
     words: tuple[tuple[tuple[int, tuple[int, ...]], ...], ...] | None = None
 
 
-def _check_text(name: str, ids: object, text_vocab_size: int) -> list[int]:
+def check_text(name: str, ids: object, text_vocab_size: int) -> list[int]:
     """Text ids as ints, each in [0, text_vocab_size)."""
     try:
         out = [int(t) for t in ids]  # type: ignore[attr-defined]
@@ -176,14 +176,14 @@ def _check_text(name: str, ids: object, text_vocab_size: int) -> list[int]:
     return out
 
 
-def _check_batch_list(name: str, items: object, batch: int) -> list:
+def check_batch_list(name: str, items: object, batch: int) -> list:
     if isinstance(items, (str, bytes, torch.Tensor)) or not hasattr(items, "__len__") or len(items) != batch:  # type: ignore[arg-type]
         got = len(items) if hasattr(items, "__len__") else type(items).__name__  # type: ignore[arg-type]
         raise ValueError(f"{name} must have one entry per item ({batch}), got {got}")
     return list(items)  # type: ignore[call-overload]
 
 
-def _audio_codes(
+def audio_codes(
     ids: torch.Tensor, lengths: torch.Tensor, codebook_size: int, offset: int, where: str
 ) -> torch.Tensor:
     """Codes [B, K, F] of audio ids [B, K, F] (zeros past lengths); `where` formats an offending (b, k, f)."""
