@@ -277,3 +277,13 @@ def test_frame_phone_labels_uses_frame_centres() -> None:
     labels2, mapping2 = M.frame_phone_labels(alignment, 25, 50.0, label_to_id=vocab)
     assert vocab == {"b": 5} and mapping2 == {"b": 5, "a": 6, "sil": 7}
     assert labels2[:5].tolist() == [6] * 5 and labels2[20:22].tolist() == [7, 7]
+
+
+def test_level_difference_db_reports_gain_and_sign():
+    ref = 0.1 * torch.randn(2, 16000, generator=torch.Generator().manual_seed(0))
+    assert abs(M.level_difference_db(ref, 0.5 * ref) + 6.0206) < 1e-3  # half amplitude: 6 dB quieter
+    assert abs(M.level_difference_db(ref, 2.0 * ref) - 6.0206) < 1e-3
+    assert abs(M.level_difference_db(ref, -ref)) < 1e-9  # polarity is not level
+    padded = ref.clone()
+    padded[1, 8000:] = 1.0  # loud garbage past the valid samples is not counted
+    assert abs(M.level_difference_db(ref, padded, lengths=[16000, 8000])) < 1e-9

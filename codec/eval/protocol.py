@@ -46,6 +46,7 @@ class Scores:
     stoi: float | None
     dnsmos: float | None = None
     speaker_sim: float | None = None
+    level_db: float | None = None
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,7 @@ class Scorer:
             stoi=self._optional("pystoi", lambda: metrics.stoi(ref, est, sr)),
             dnsmos=self._optional("speechmos", lambda: metrics.dnsmos(est, sr)),
             speaker_sim=self._optional("resemblyzer", lambda: metrics.speaker_similarity(ref, est, sr)),
+            level_db=metrics.level_difference_db(ref, est),
         )
 
     def reference(self, ref: torch.Tensor) -> float | None:

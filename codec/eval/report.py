@@ -68,7 +68,7 @@ def systems_table(report: EvalReport) -> str:
     """Markdown table of the mean scores of every system."""
     with_asr = any(s.wer is not None for s in report.systems)
     head = ["system", "kbps", "entropy kbps", "mel ↓", "STFT ↓", "SI-SDR ↑", "PESQ ↑", "STOI ↑", "DNSMOS ↑",
-            "speaker sim ↑"]
+            "speaker sim ↑", "level dB"]
     head += ["WER ↓", "CER ↓"] if with_asr else []
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for s in report.systems:
@@ -77,7 +77,7 @@ def systems_table(report: EvalReport) -> str:
                  _fmt(sc.si_sdr, 2), _fmt(sc.pesq, 2, "PESQ" in report.missing_metrics),
                  _fmt(sc.stoi, 3, "STOI" in report.missing_metrics),
                  _fmt(sc.dnsmos, 2, "DNSMOS" in report.missing_metrics),
-                 _fmt(sc.speaker_sim, 3, "speaker similarity" in report.missing_metrics)]
+                 _fmt(sc.speaker_sim, 3, "speaker similarity" in report.missing_metrics), _fmt(sc.level_db, 2)]
         cells += [_fmt(s.wer), _fmt(s.cer)] if with_asr else []
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -15,7 +15,7 @@ from codec.metrics.codebooks import (
 from codec.metrics.perceptual import dnsmos, speaker_embedding, speaker_similarity
 from codec.metrics.phones import frame_phone_labels, phone_purity, pnmi
 from codec.metrics.spectral import STFTDistance, log_mel_distance, multiscale_log_mel_distance, stft_distance
-from codec.metrics.waveform import pesq_wb, si_sdr, stoi
+from codec.metrics.waveform import level_difference_db, pesq_wb, si_sdr, stoi
 
 __all__ = [
     "CodebookUsage",
@@ -25,6 +25,7 @@ __all__ = [
     "dnsmos",
     "empirical_bitrate",
     "frame_phone_labels",
+    "level_difference_db",
     "log_mel_distance",
     "multiscale_log_mel_distance",
     "pesq_wb",

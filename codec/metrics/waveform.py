@@ -33,6 +33,14 @@ def si_sdr(ref: ArrayLike, est: ArrayLike, lengths: IntSequence | None = None) -
     return float(np.mean([_si_sdr_item(r, e) for r, e in _item_pairs(ref, est, lengths)]))
 
 
+def level_difference_db(ref: ArrayLike, est: ArrayLike, lengths: IntSequence | None = None) -> float:
+    """Energy of `est` relative to `ref` in dB (0 = same loudness, negative = quieter); items averaged."""
+    def item(r: torch.Tensor, e: torch.Tensor) -> float:
+        return 10.0 * float(torch.log10((e.double().square().mean() + 1e-12) / (r.double().square().mean() + 1e-12)))
+
+    return float(np.mean([item(r, e) for r, e in _item_pairs(ref, est, lengths)]))
+
+
 def _import_eval(module: str, function: str) -> ModuleType:
     """Import an optional evaluation dependency or raise an ImportError with the install hint."""
     try:
