@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from codec.onnx.files import MANIFEST
-from codec.runtime.streaming import algorithmic_latency
+from codec.runtime.streaming import ExclusiveStream, algorithmic_latency
 
 if TYPE_CHECKING:
     from codec.onnx.backend import OnnxCodec
@@ -45,7 +45,7 @@ class _StepRunner:
         return results
 
 
-class OnnxStreamingSession:
+class OnnxStreamingSession(ExclusiveStream):
     """Context manager holding an OnnxCodec in streaming mode (state lives in this object)."""
 
     def __init__(self, model: OnnxCodec, batch_size: int = 1) -> None:
@@ -66,16 +66,6 @@ class OnnxStreamingSession:
 
     def _silence(self) -> np.ndarray:
         return np.zeros((self.batch_size, 1, self.lookahead), dtype=np.float32)
-
-    def __enter__(self) -> OnnxStreamingSession:
-        if self.model.stream is not None:
-            raise ValueError("model is already streaming; leave the other `with model.streaming()` first")
-        self.model.stream = self
-        self.reset()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.model.stream = None
 
     def reset(self) -> None:
         """Back to the initial state (a new stream) for both encoder and decoder."""

@@ -14,7 +14,7 @@ by `lookahead` samples (its first `lookahead` samples are zeros), followed by `f
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -74,7 +74,31 @@ def algorithmic_latency(cfg: CodecConfig) -> LatencyInfo:
     return LatencyInfo(cfg.sample_rate, True, cfg.frame_size, lookahead, cfg.frame_size + lookahead)
 
 
-class StreamingSession:
+class ExclusiveStream:
+    """`with session:` puts `session.model` in streaming mode (one session per model at a time) and takes it out."""
+
+    model: Any
+
+    def __enter__(self):
+        if self.model.stream is not None:
+            raise ValueError("model is already streaming; leave the other `with model.streaming()` first")
+        self.model.stream = self
+        self.reset()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+        self.model.stream = None
+
+    def reset(self) -> None:
+        """Start a new stream (called on entry)."""
+        raise NotImplementedError
+
+    def release(self) -> None:
+        """Drop per-stream state on exit (nothing by default)."""
+
+
+class StreamingSession(ExclusiveStream):
     """Context manager holding a causal model in streaming mode (state lives in its modules)."""
 
     def __init__(self, model: Codec, batch_size: int = 1) -> None:
@@ -86,16 +110,9 @@ class StreamingSession:
         self.model, self.batch_size = model, int(batch_size)
         self.latency = algorithmic_latency(model.cfg)
 
-    def __enter__(self) -> StreamingSession:
-        if self.model.stream is not None:
-            raise ValueError("model is already streaming; leave the other `with model.streaming()` first")
-        self.model.stream = self
-        self.reset()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
+    def release(self) -> None:
+        """Turn the modules' streaming state off."""
         set_streaming(self.model, None)
-        self.model.stream = None
 
     def reset(self) -> None:
         """Back to the initial state (a new stream) for both encoder and decoder."""
