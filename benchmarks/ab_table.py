@@ -1,7 +1,7 @@
 """One Markdown table from several `codec eval` reports (A/B arms, releases): full and coarse rows.
 
-    codec eval --model runs/ab/A/checkpoints/step_N real/manifest.jsonl --baselines none --report reports/A
-    python benchmarks/ab_table.py reports/A reports/B ...
+codec eval --model runs/ab/A/checkpoints/step_N real/manifest.jsonl --baselines none --report reports/A
+python benchmarks/ab_table.py reports/A reports/B ...
 """
 
 from __future__ import annotations
@@ -10,8 +10,13 @@ import argparse
 import json
 from pathlib import Path
 
-COLUMNS = (("mel", "mel ↓", 3), ("pesq", "PESQ-WB ↑", 2), ("stoi", "STOI ↑", 3), ("dnsmos", "DNSMOS ↑", 2),
-           ("speaker_sim", "speaker sim ↑", 3))
+COLUMNS = (
+    ("mel", "mel ↓", 3),
+    ("pesq", "PESQ-WB ↑", 2),
+    ("stoi", "STOI ↑", 3),
+    ("dnsmos", "DNSMOS ↑", 2),
+    ("speaker_sim", "speaker sim ↑", 3),
+)
 
 
 def rows(report_dir: Path) -> list[str]:

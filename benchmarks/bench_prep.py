@@ -80,15 +80,24 @@ def main() -> None:
         model.tokenize(torch.zeros(1, args.sample_rate), sample_rate=args.sample_rate)  # one-time init
         print(f"machine: {machine()}")
         print(f"model: {model.model_id} (default config, random weights), device {args.device}")
-        print(f"corpus: {args.files} FLAC files, {audio_s / 60:.1f} min at {args.sample_rate} Hz, "
-              f"batch {args.batch_size}\n")
+        print(
+            f"corpus: {args.files} FLAC files, {audio_s / 60:.1f} min at {args.sample_rate} Hz, "
+            f"batch {args.batch_size}\n"
+        )
         print("| decode workers | wall (s) | audio (h) | hours of audio / hour |")
         print("|---------------:|---------:|----------:|----------------------:|")
         for workers in args.workers:
             out = work / f"out-{workers}"
             start = time.perf_counter()
-            report = tokenize_corpus([str(work / "corpus")], out, model, batch_size=args.batch_size,
-                                     num_workers=workers, rank=0, world_size=1)
+            report = tokenize_corpus(
+                [str(work / "corpus")],
+                out,
+                model,
+                batch_size=args.batch_size,
+                num_workers=workers,
+                rank=0,
+                world_size=1,
+            )
             wall = time.perf_counter() - start
             assert report.rows == args.files and not report.errors
             hours = report.audio_seconds / 3600

@@ -102,8 +102,9 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, nargs="+", default=[2.0, 60.0])
     parser.add_argument("--model", default="speechcodec-16k-50hz")
     parser.add_argument("--num-workers", type=int, default=2, help="prep decoding workers (prep's default: 2)")
-    parser.add_argument("--mixed", type=int, default=0, metavar="N",
-                        help="also run on a folder with the longest file and N short files")
+    parser.add_argument(
+        "--mixed", type=int, default=0, metavar="N", help="also run on a folder with the longest file and N short files"
+    )
     parser.add_argument("--keep", type=Path, default=None, help="work in this directory and keep it")
     args = parser.parse_args()
 
@@ -132,8 +133,21 @@ def main() -> None:
                 write_speechlike(audio, minutes)
             out = work / f"out-{audio.stem}"
             shutil.rmtree(out, ignore_errors=True)
-            command = [sys.executable, "-m", "codec", "prep", str(audio), "-o", str(out), "--model", args.model,
-                       "--num-workers", str(args.num_workers), "--quiet", "--strict"]
+            command = [
+                sys.executable,
+                "-m",
+                "codec",
+                "prep",
+                str(audio),
+                "-o",
+                str(out),
+                "--model",
+                args.model,
+                "--num-workers",
+                str(args.num_workers),
+                "--quiet",
+                "--strict",
+            ]
             tree, main_peak, wall, status = measure(command, env)
             if status != 0:
                 raise SystemExit(f"prep failed with status {status} on {audio}")

@@ -37,8 +37,12 @@ def bench(model: Codec, chunk_frames: int, seconds: float) -> dict[str, float]:
             per_chunk.append(time.perf_counter() - t0)
         model.flush()
     total = sum(per_chunk)
-    return dict(rtf=total / (frames / model.frame_rate), mean_ms=1000 * total / len(per_chunk),
-                max_ms=1000 * max(per_chunk), chunk_ms=1000 * chunk_frames / model.frame_rate)
+    return dict(
+        rtf=total / (frames / model.frame_rate),
+        mean_ms=1000 * total / len(per_chunk),
+        max_ms=1000 * max(per_chunk),
+        chunk_ms=1000 * chunk_frames / model.frame_rate,
+    )
 
 
 def main() -> None:
@@ -54,9 +58,11 @@ def main() -> None:
     model = Codec(cfg).eval()
     latency = algorithmic_latency(cfg)
     params = sum(p.numel() for p in model.parameters()) / 1e6
-    print(f"{cfg.name} causal, {params:.1f} M params, torch {torch.__version__}, {args.threads} threads, "
-          f"{platform.processor() or platform.machine()} x{os.cpu_count()}, load average {os.getloadavg()[0]:.1f}; "
-          f"algorithmic latency {latency.describe()}")
+    print(
+        f"{cfg.name} causal, {params:.1f} M params, torch {torch.__version__}, {args.threads} threads, "
+        f"{platform.processor() or platform.machine()} x{os.cpu_count()}, load average {os.getloadavg()[0]:.1f}; "
+        f"algorithmic latency {latency.describe()}"
+    )
     print("| chunk (frames) | chunk (ms) | RTF | mean compute / chunk (ms) | max (ms) |")
     print("| ---: | ---: | ---: | ---: | ---: |")
     for n in args.chunks:

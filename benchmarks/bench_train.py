@@ -46,8 +46,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=6, help="timed steps per phase (after 2 warm-up steps)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu", help="cpu or cuda (GPU steps use the recipe's precision: bf16)")
-    parser.add_argument("--variant", action="append", default=[], metavar="NAME=KEY=VALUE[;KEY=VALUE]",
-                        help="also measure each recipe with these overrides (repeatable)")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=KEY=VALUE[;KEY=VALUE]",
+        help="also measure each recipe with these overrides (repeatable)",
+    )
     args = parser.parse_args()
     variants = {"": []}
     for spec in args.variant:
@@ -59,8 +64,9 @@ def main() -> None:
     setups = {}
     for recipe in args.recipes:
         for variant, overrides in variants.items():
-            cfg = load_train_config(RECIPES / f"{recipe}.yaml",
-                                    ["teacher.kind=phones", "teacher.phones=[a,b,c,d,e,f,g,h]", *overrides])
+            cfg = load_train_config(
+                RECIPES / f"{recipe}.yaml", ["teacher.kind=phones", "teacher.phones=[a,b,c,d,e,f,g,h]", *overrides]
+            )
             name = f"{recipe} {variant}".strip()
             setups[name] = (cfg, build_parts(cfg, device), make_batch(cfg))
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{args.threads} CPU threads"
@@ -85,8 +91,10 @@ def main() -> None:
             seconds = cfg.data.batch_size * cfg.data.segment_seconds
             g = sum(p.numel() for p in parts.model.parameters()) / 1e6
             d = sum(p.numel() for p in parts.discriminator.parameters()) / 1e6
-            print(f"| {name} | {g:.1f} M / {d:.1f} M | {cfg.data.batch_size} x {cfg.data.segment_seconds:g} | "
-                  f"{phase} | {seconds / per_step:.1f} | {per_step:.2f} | {statistics.median(cpu[name]):.2f} |")
+            print(
+                f"| {name} | {g:.1f} M / {d:.1f} M | {cfg.data.batch_size} x {cfg.data.segment_seconds:g} | "
+                f"{phase} | {seconds / per_step:.1f} | {per_step:.2f} | {statistics.median(cpu[name]):.2f} |"
+            )
 
 
 if __name__ == "__main__":

@@ -33,8 +33,10 @@ def main() -> None:
         print(f"error: {line}")
     model = Codec.from_pretrained(args.model)
     print(f"{len(items)} files, {args.model}")
-    print("| backend | frames | frames with all codes equal to torch | semantic (codebook 0) equal | "
-          "decoded audio max-abs vs torch |")
+    print(
+        "| backend | frames | frames with all codes equal to torch | semantic (codebook 0) equal | "
+        "decoded audio max-abs vs torch |"
+    )
     print("| --- | ---: | ---: | ---: | ---: |")
     with tempfile.TemporaryDirectory() as tmp:
         export_onnx(model, tmp, int8=True)
@@ -56,8 +58,11 @@ def _report(model: Codec, directory: str, int8: bool, items: list) -> None:
         equal += round(result.frames_equal * result.frames)
         semantic += int((got.codes[:, 0] == ref.codes[:, 0]).sum())
         error = max(error, result.audio_max_abs)
-    print(f"| {runtime.backend} | {frames} | {100 * equal / frames:.2f} % | {100 * semantic / frames:.2f} % "
-          f"| {error:.1e} |")
+    print(
+        f"| {runtime.backend} | {frames} | {100 * equal / frames:.2f} % | {100 * semantic / frames:.2f} % "
+        f"| {error:.1e} |"
+    )
+
 
 if __name__ == "__main__":
     main()

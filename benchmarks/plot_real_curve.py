@@ -49,8 +49,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("reports", type=Path, help="folder of step_N report directories")
     parser.add_argument("out", type=Path, help="PNG to write")
-    parser.add_argument("--reference", type=Path, required=True,
-                        help="report directory of the release on the same clips, with baselines")
+    parser.add_argument(
+        "--reference",
+        type=Path,
+        required=True,
+        help="report directory of the release on the same clips, with baselines",
+    )
     parser.add_argument("--codebooks", default="2,8", help="codec rows to draw (default 2,8)")
     args = parser.parse_args()
     reference = json.loads((args.reference / "report.json").read_text())

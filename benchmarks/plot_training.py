@@ -1,6 +1,6 @@
 """Plot a run's curves from its JSONL metrics log into a PNG (held-out mel distance, phone purity, losses).
 
-    python benchmarks/plot_training.py runs/cpu_small/metrics.jsonl docs/img/training_cpu_small.png
+python benchmarks/plot_training.py runs/cpu_small/metrics.jsonl docs/img/training_cpu_small.png
 """
 
 from __future__ import annotations

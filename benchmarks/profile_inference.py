@@ -110,8 +110,10 @@ def onnx_stages(runtime, audio: torch.Tensor, repeats: int) -> dict[str, float]:
     totals: dict[str, float] = collections.Counter()
     lengths = np.array([audio.shape[-1]])
     tokens = runtime.tokenize(audio, runtime.sample_rate)
-    feeds = {"encoder": {"audio": audio.numpy(), "lengths": lengths},
-             "decoder": {"codes": tokens.codes.numpy(), "frame_lengths": tokens.lengths.numpy()}}
+    feeds = {
+        "encoder": {"audio": audio.numpy(), "lengths": lengths},
+        "decoder": {"codes": tokens.codes.numpy(), "frame_lengths": tokens.lengths.numpy()},
+    }
     with tempfile.TemporaryDirectory() as tmp:
         for graph, key in (("encoder", "encode"), ("decoder", "decode")):
             options = ort.SessionOptions()
@@ -164,10 +166,13 @@ def gemm_rates(rows: int, dim: int, hidden: int, repeats: int) -> dict[str, floa
     w = torch.randn(dim, hidden) / dim**0.5
     macs = rows * dim * hidden
     rates = {"torch": macs / _median_ms(lambda: x @ w, repeats) / 1e6}
-    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")], "gemm",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [rows, dim])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [rows, hidden])],
-                              [numpy_helper.from_array(w.numpy(), "w")])
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")],
+        "gemm",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [rows, dim])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [rows, hidden])],
+        [numpy_helper.from_array(w.numpy(), "w")],
+    )
     with tempfile.TemporaryDirectory() as tmp:
         fp32, int8 = os.path.join(tmp, "mm.onnx"), os.path.join(tmp, "mm.int8.onnx")
         onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), fp32)
@@ -184,13 +189,17 @@ def gemm_rates(rows: int, dim: int, hidden: int, repeats: int) -> dict[str, floa
 def print_ceiling(model: Codec, audio: torch.Tensor, seconds: float, repeats: int) -> None:
     """The speed each backend would reach if every MAC ran at its own GEMM rate: the compute ceiling."""
     tokens = model.tokenize(audio, model.sample_rate)
-    macs = {"tokenize": count_macs(model, lambda: model.tokenize(audio, model.sample_rate)),
-            "detokenize": count_macs(model, lambda: model.detokenize(tokens))}
+    macs = {
+        "tokenize": count_macs(model, lambda: model.tokenize(audio, model.sample_rate)),
+        "detokenize": count_macs(model, lambda: model.detokenize(tokens)),
+    }
     dim = model.cfg.decoder.dim
     rates = gemm_rates(int(tokens.lengths.max()), dim, model.cfg.decoder.intermediate_dim, repeats)
-    print(f"\nCompute ceiling: Linear/Conv1d multiply-accumulates per call, and the x real time reached if all of "
-          f"them ran at this core's rate on the backbone's matmul ({int(tokens.lengths.max())} x {dim} x "
-          f"{model.cfg.decoder.intermediate_dim}); everything else (STFT, GELU, norms, search) is extra")
+    print(
+        f"\nCompute ceiling: Linear/Conv1d multiply-accumulates per call, and the x real time reached if all of "
+        f"them ran at this core's rate on the backbone's matmul ({int(tokens.lengths.max())} x {dim} x "
+        f"{model.cfg.decoder.intermediate_dim}); everything else (STFT, GELU, norms, search) is extra"
+    )
     heads = [f"{name} ceiling × RT ({rate:.0f} GMAC/s)" for name, rate in rates.items()]
     print("| call | GMAC | " + " | ".join(heads) + " |")
     print("| --- | ---: |" + " ---: |" * len(rates))
@@ -215,8 +224,10 @@ def main() -> None:
     for backend in ("onnx", "onnx-int8"):
         columns[backend] = onnx_stages(load_backend(args.model, backend=backend), audio, args.repeats)
     stages = list(dict.fromkeys(k for c in columns.values() for k in c))
-    print(f"{args.seconds:g} s item, batch 1, {args.threads} thread(s), load average {os.getloadavg()[0]:.1f}; "
-          "milliseconds per call")
+    print(
+        f"{args.seconds:g} s item, batch 1, {args.threads} thread(s), load average {os.getloadavg()[0]:.1f}; "
+        "milliseconds per call"
+    )
     print("| stage | " + " | ".join(columns) + " |")
     print("| --- |" + " ---: |" * len(columns))
     for stage in stages:

@@ -8,8 +8,18 @@ import sys
 
 # Each command is a module in codec/commands/ with add_parser(subparsers) and run(args) -> int;
 # `--help` lists them in this order.
-COMMAND_MODULES = ("tokenize", "detokenize", "info", "train", "export", "prep", "prep_teacher", "download", "eval",
-                   "bench")
+COMMAND_MODULES = (
+    "tokenize",
+    "detokenize",
+    "info",
+    "train",
+    "export",
+    "prep",
+    "prep_teacher",
+    "download",
+    "eval",
+    "bench",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

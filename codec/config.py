@@ -19,18 +19,38 @@ from codec.models.parts import DECODERS, ENCODERS, QUANTIZERS, kind_of
 from codec.schema import OneOf, bounded, check_ranges, from_dict, load_yaml, merge, parse_override, to_dict
 
 __all__ = [
-    "CodecConfig", "DecoderConfig", "EncoderConfig", "QuantizerConfig", "from_dict", "load_yaml", "merge",
-    "parse_override", "to_dict", "validate_codec_config",
+    "CodecConfig",
+    "DecoderConfig",
+    "EncoderConfig",
+    "QuantizerConfig",
+    "from_dict",
+    "load_yaml",
+    "merge",
+    "parse_override",
+    "to_dict",
+    "validate_codec_config",
 ]
 # Fields of the flat EncoderConfig / DecoderConfig / QuantizerConfig that every kind shared before
 # (and a conv decoder's strides, so a decoder config converts to another kind).
-LEGACY_ENCODER_KEYS = frozenset({"dim", "num_layers", "n_fft", "channels", "strides", "residual_dilations",
-                                 "activation"})
-LEGACY_DECODER_KEYS = frozenset({"dim", "intermediate_dim", "num_layers", "n_fft", "channels", "residual_dilations",
-                                 "activation", "strides"})
-LEGACY_QUANTIZER_KEYS = frozenset({"num_codebooks", "codebook_size", "codebook_dim", "num_semantic_codebooks",
-                                   "ema_decay", "kmeans_init", "threshold_ema_dead_code", "commitment_weight",
-                                   "dropout_probability"})
+LEGACY_ENCODER_KEYS = frozenset(
+    {"dim", "num_layers", "n_fft", "channels", "strides", "residual_dilations", "activation"}
+)
+LEGACY_DECODER_KEYS = frozenset(
+    {"dim", "intermediate_dim", "num_layers", "n_fft", "channels", "residual_dilations", "activation", "strides"}
+)
+LEGACY_QUANTIZER_KEYS = frozenset(
+    {
+        "num_codebooks",
+        "codebook_size",
+        "codebook_dim",
+        "num_semantic_codebooks",
+        "ema_decay",
+        "kmeans_init",
+        "threshold_ema_dead_code",
+        "commitment_weight",
+        "dropout_probability",
+    }
+)
 
 
 class PartConfig(Protocol):

@@ -157,6 +157,7 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
 
 def to_dict(cfg: Any) -> dict[str, Any]:
     """Plain nested dict (tuples as lists) for JSON/YAML."""
+
     def convert(value: Any) -> Any:
         if isinstance(value, (list, tuple)):
             return [convert(v) for v in value]

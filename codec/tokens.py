@@ -57,11 +57,15 @@ class Tokens:
             if batch and int(value.min()) < 0:
                 raise ValueError(f"Tokens.{name} must be >= 0, got {value.tolist()}")
         if not 0 <= self.num_semantic_codebooks <= self.codes.shape[1]:
-            raise ValueError(f"Tokens.num_semantic_codebooks={self.num_semantic_codebooks} must be in "
-                             f"[0, {self.codes.shape[1]}] (the codebooks present)")
+            raise ValueError(
+                f"Tokens.num_semantic_codebooks={self.num_semantic_codebooks} must be in "
+                f"[0, {self.codes.shape[1]}] (the codebooks present)"
+            )
         if self.sample_rate <= 0 or not self.frame_rate > 0 or self.codebook_size < 1:
-            raise ValueError(f"Tokens need sample_rate > 0, frame_rate > 0 and codebook_size >= 1; got "
-                             f"{self.sample_rate}, {self.frame_rate}, {self.codebook_size}")
+            raise ValueError(
+                f"Tokens need sample_rate > 0, frame_rate > 0 and codebook_size >= 1; got "
+                f"{self.sample_rate}, {self.frame_rate}, {self.codebook_size}"
+            )
 
     @property
     def batch_size(self) -> int:
@@ -139,7 +143,8 @@ class Tokens:
         for other in items[1:]:
             if _metadata(other) != _metadata(first):
                 raise ValueError(
-                    f"cannot batch Tokens with different metadata: {_metadata(first)} vs {_metadata(other)}")
+                    f"cannot batch Tokens with different metadata: {_metadata(first)} vs {_metadata(other)}"
+                )
         frames = max(t.num_frames for t in items)
         codes = torch.cat([torch.nn.functional.pad(t.codes, (0, frames - t.num_frames)) for t in items])
         return replace(
@@ -177,7 +182,8 @@ class Tokens:
             version = int(metadata.get("format_version", "0"))
         except ValueError:
             raise ValueError(
-                f"{path}: tokens format_version {metadata.get('format_version')!r} is not an integer") from None
+                f"{path}: tokens format_version {metadata.get('format_version')!r} is not an integer"
+            ) from None
         if version > TOKENS_FORMAT_VERSION:
             raise ValueError(f"{path}: tokens format version {version} is newer than supported {TOKENS_FORMAT_VERSION}")
         try:

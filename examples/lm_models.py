@@ -62,18 +62,24 @@ class FlatLM(nn.Module):
         return F.cross_entropy(logits.transpose(1, 2), targets, ignore_index=-100)
 
     @torch.no_grad()
-    def generate(self, prompt: torch.Tensor, frames: int, temperature: float = 1.0,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+    def generate(
+        self, prompt: torch.Tensor, frames: int, temperature: float = 1.0, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         v, books = self.vocab, self.vocab.num_codebooks
         ids = self._ids(prompt, torch.tensor([prompt.shape[2]]))
         while ids.shape[1] < 1 + frames * books:
             k = (ids.shape[1] - 1) % books  # the codebook this step must hold: sample only its range
             logits = self.head(self.stack(self.embed(ids)))[:, -1]
             low = v.codebook_offset(k)
-            code = _sample(logits[:, low: low + v.codebook_size], temperature, generator)
+            code = _sample(logits[:, low : low + v.codebook_size], temperature, generator)
             ids = torch.cat([ids, (code + low)[:, None]], 1)
-        out = unflatten(ids[:, 1:], torch.tensor([frames * books]), num_codebooks=books,
-                        codebook_size=v.codebook_size, offset=v.audio_offset)
+        out = unflatten(
+            ids[:, 1:],
+            torch.tensor([frames * books]),
+            num_codebooks=books,
+            codebook_size=v.codebook_size,
+            offset=v.audio_offset,
+        )
         return out.codes
 
 
@@ -102,8 +108,9 @@ class DelayLM(nn.Module):
         return F.cross_entropy(logits[d.mask], d.ids[d.mask])
 
     @torch.no_grad()
-    def generate(self, prompt: torch.Tensor, frames: int, temperature: float = 1.0,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+    def generate(
+        self, prompt: torch.Tensor, frames: int, temperature: float = 1.0, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         books = self.vocab.num_codebooks
         known = prompt.shape[2]
         steps = torch.full((1, books, frames + books - 1), self.pad, dtype=torch.int64)
@@ -152,8 +159,9 @@ class DepthLM(nn.Module):
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), (rows.ids - starts).reshape(-1))
 
     @torch.no_grad()
-    def generate(self, prompt: torch.Tensor, frames: int, temperature: float = 1.0,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+    def generate(
+        self, prompt: torch.Tensor, frames: int, temperature: float = 1.0, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         v, books = self.vocab, self.vocab.num_codebooks
         codes = torch.zeros((1, books, frames), dtype=torch.int64)
         codes[:, :, : prompt.shape[2]] = prompt

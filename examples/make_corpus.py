@@ -42,10 +42,14 @@ def tiny_codec(directory: Path) -> None:
 
     torch.manual_seed(0)
     config = CodecConfig(
-        name="tiny-example", sample_rate=SAMPLE_RATE, frame_size=320, latent_dim=16,
+        name="tiny-example",
+        sample_rate=SAMPLE_RATE,
+        frame_size=320,
+        latent_dim=16,
         encoder=EncoderConfig(kind="frame", dim=32, num_layers=1, n_fft=640),
-        quantizer=QuantizerConfig(num_codebooks=4, codebook_size=64, codebook_dim=4, num_semantic_codebooks=1,
-                                  kmeans_init=False),
+        quantizer=QuantizerConfig(
+            num_codebooks=4, codebook_size=64, codebook_dim=4, num_semantic_codebooks=1, kmeans_init=False
+        ),
         decoder=DecoderConfig(kind="vocoder", dim=32, intermediate_dim=64, num_layers=1, n_fft=640),
     )
     Codec(config).eval().save_pretrained(directory)

@@ -54,16 +54,24 @@ def panels() -> list[tuple[str, torch.Tensor]]:
         ("flatten: K·F ids, frame-major", flatten(codes, lengths, **audio).ids),
         ("parallel: F steps of K ids (delays all 0)", as_ids(parallel(codes, lengths))),
         ("delay: F + K - 1 steps of K ids (codebook k shifted by k)", as_ids(delay(codes, lengths))),
-        ("coarse_first / two_stage: semantic ids, sep, acoustic ids",
-         coarse_first(codes, lengths, num_semantic_codebooks=1, sep_id=vocab.sep_id, **audio).ids),
-        ("depth: temporal model over frames (columns), depth model down each column",
-         depth(codes, lengths, **audio).ids[0].T),
+        (
+            "coarse_first / two_stage: semantic ids, sep, acoustic ids",
+            coarse_first(codes, lengths, num_semantic_codebooks=1, sep_id=vocab.sep_id, **audio).ids,
+        ),
+        (
+            "depth: temporal model over frames (columns), depth model down each column",
+            depth(codes, lengths, **audio).ids[0].T,
+        ),
         ("sequential: text, sep, speech", sequential(codes, [[0, 1, 2, 3]], lengths, vocab=vocab).ids),
-        ("ratio_interleave 2 text : 1 frame",
-         ratio_interleave(codes, [[0, 1, 2, 3]], lengths, vocab=vocab, text_per_chunk=2, frames_per_chunk=1).ids),
+        (
+            "ratio_interleave 2 text : 1 frame",
+            ratio_interleave(codes, [[0, 1, 2, 3]], lengths, vocab=vocab, text_per_chunk=2, frames_per_chunk=1).ids,
+        ),
         ("padded_text: text row left-aligned, padded to F", padded_text(codes, [[0, 1]], lengths, vocab=vocab).ids[0]),
-        ("word_aligned: each word from its first frame, padded to the next",
-         word_aligned(codes, words, lengths, vocab=vocab, frame_rate=50).ids[0]),
+        (
+            "word_aligned: each word from its first frame, padded to the next",
+            word_aligned(codes, words, lengths, vocab=vocab, frame_rate=50).ids[0],
+        ),
     ], vocab
 
 
@@ -80,8 +88,15 @@ def draw(ax: plt.Axes, title: str, ids: torch.Tensor, vocab: Vocabulary, width: 
                 else:
                     colour, label = COLOURS[parsed[0]], str(parsed[1])
             ax.add_patch(Rectangle((s, y), 0.92, 0.92, facecolor=colour, edgecolor="#555555", linewidth=0.6))
-            ax.text(s + 0.46, y + 0.46, label, ha="center", va="center", fontsize=8,
-                    color="black" if colour in (TEXT_COLOUR, "white") else "white")
+            ax.text(
+                s + 0.46,
+                y + 0.46,
+                label,
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="black" if colour in (TEXT_COLOUR, "white") else "white",
+            )
     ax.set_xlim(-0.1, width)
     ax.set_ylim(-0.1, ids.shape[0])
     ax.set_aspect("equal")
@@ -98,13 +113,23 @@ def main() -> None:
     width = max(ids.shape[-1] for _, ids in items) + 1
     items = [(title, ids if ids.dim() == 2 else ids[None]) for title, ids in items]
     rows = [ids.shape[0] + 0.1 for _, ids in items]  # same scale in every panel: height ratio = y range
-    figure, axes = plt.subplots(len(items), 1, figsize=(8, 0.36 * sum(rows) + 0.4 * len(items)),
-                                gridspec_kw={"height_ratios": rows, "hspace": 0.9})
+    figure, axes = plt.subplots(
+        len(items),
+        1,
+        figsize=(8, 0.36 * sum(rows) + 0.4 * len(items)),
+        gridspec_kw={"height_ratios": rows, "hspace": 0.9},
+    )
     for ax, (title, ids) in zip(axes, items):
         draw(ax, title, ids, vocab, width)
     handles = [Rectangle((0, 0), 1, 1, facecolor=c) for c in COLOURS + [TEXT_COLOUR, "#8172b3"]]
-    figure.legend(handles, ["codebook 0 (semantic)", "codebook 1", "codebook 2", "text", "special"],
-                  loc="lower center", ncol=5, fontsize=8, frameon=False)
+    figure.legend(
+        handles,
+        ["codebook 0 (semantic)", "codebook 1", "codebook 2", "text", "special"],
+        loc="lower center",
+        ncol=5,
+        fontsize=8,
+        frameon=False,
+    )
     figure.suptitle("codec.layouts on K = 3 codebooks, F = 4 frames (numbers: frame index)", fontsize=10)
     figure.subplots_adjust(left=0.02, right=0.98, top=0.93, bottom=0.05)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Plot train and held-out loss of examples/train_lm.py runs (their metrics.jsonl) into one PNG.
 
-    python examples/plot_lm_runs.py runs/flatten runs/delay runs/depth -o docs/img/lm_example_loss.png
+python examples/plot_lm_runs.py runs/flatten runs/delay runs/depth -o docs/img/lm_example_loss.png
 """
 
 from __future__ import annotations

@@ -48,15 +48,16 @@ def load_items(tokens_dir: Path) -> tuple[list[torch.Tensor], dict]:
     return items, manifest
 
 
-def batch_of(items: list[torch.Tensor], size: int, frames: int,
-             g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def batch_of(
+    items: list[torch.Tensor], size: int, frames: int, g: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Random windows of at most `frames` frames: codes [B, K, frames] (zero padded) and lengths [B]."""
     codes = torch.zeros((size, items[0].shape[0], frames), dtype=torch.int64)
     lengths = torch.zeros(size, dtype=torch.int64)
     for b, i in enumerate(torch.randint(len(items), (size,), generator=g).tolist()):
         item = items[i]
         start = int(torch.randint(max(item.shape[1] - frames, 0) + 1, (1,), generator=g))
-        window = item[:, start: start + frames]
+        window = item[:, start : start + frames]
         codes[b, :, : window.shape[1]] = window
         lengths[b] = window.shape[1]
     return codes, lengths
@@ -81,8 +82,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--temperature", type=float, default=0.8)
     parser.add_argument("--log-every", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--heldout", type=float, default=0.1,
-                        help="fraction of items kept out of training for val loss")
+    parser.add_argument(
+        "--heldout", type=float, default=0.1, help="fraction of items kept out of training for val loss"
+    )
     args = parser.parse_args(argv)
     if not 0 < args.prompt_frames < args.sample_frames:
         parser.error("need 0 < --prompt-frames < --sample-frames")
@@ -102,7 +104,8 @@ def main(argv: list[str] | None = None) -> dict:
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     warmup = max(1, args.steps // 10)
     schedule = torch.optim.lr_scheduler.LambdaLR(  # linear warm-up, then linear decay to 10%
-        optimizer, lambda s: min((s + 1) / warmup, 1.0 - 0.9 * max(0, s + 1 - warmup) / max(1, args.steps - warmup)))
+        optimizer, lambda s: min((s + 1) / warmup, 1.0 - 0.9 * max(0, s + 1 - warmup) / max(1, args.steps - warmup))
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     began, losses, log = time.perf_counter(), [], []
     for step in range(1, args.steps + 1):
@@ -114,7 +117,7 @@ def main(argv: list[str] | None = None) -> dict:
         schedule.step()
         losses.append(loss.item())
         if step % args.log_every == 0 or step == args.steps:
-            mean = sum(losses[-args.log_every:]) / len(losses[-args.log_every:])
+            mean = sum(losses[-args.log_every :]) / len(losses[-args.log_every :])
             record = {"step": step, "loss": round(mean, 4), "seconds": round(time.perf_counter() - began, 1)}
             if val_batch is not None:
                 with torch.no_grad():
@@ -135,17 +138,29 @@ def main(argv: list[str] | None = None) -> dict:
         audio = decoder.detokenize(codes, torch.tensor([codes.shape[2]]))
         path = args.out / f"sample_{i}.wav"
         save_audio(path, audio[0], decoder.sample_rate)
-        samples.append({"path": path.name, "frames": codes.shape[2], "samples": audio.shape[-1],
-                        "expected_samples": codes.shape[2] * decoder.frame_size})
+        samples.append(
+            {
+                "path": path.name,
+                "frames": codes.shape[2],
+                "samples": audio.shape[-1],
+                "expected_samples": codes.shape[2] * decoder.frame_size,
+            }
+        )
     window = max(1, len(losses) // 10)
     summary = {
-        "layout": args.layout, "steps": args.steps, "num_codebooks": vocab.num_codebooks,
-        "codebook_size": vocab.codebook_size, "items": len(items),
+        "layout": args.layout,
+        "steps": args.steps,
+        "num_codebooks": vocab.num_codebooks,
+        "codebook_size": vocab.codebook_size,
+        "items": len(items),
         "parameters": sum(p.numel() for p in model.parameters()),
-        "first_loss": round(sum(losses[:window]) / window, 4), "last_loss": round(sum(losses[-window:]) / window, 4),
+        "first_loss": round(sum(losses[:window]) / window, 4),
+        "last_loss": round(sum(losses[-window:]) / window, 4),
         "heldout_items": len(heldout),
-        "first_val_loss": log[0].get("val_loss"), "last_val_loss": log[-1].get("val_loss"),
-        "train_seconds": round(train_seconds, 1), "total_seconds": round(time.perf_counter() - began, 1),
+        "first_val_loss": log[0].get("val_loss"),
+        "last_val_loss": log[-1].get("val_loss"),
+        "train_seconds": round(train_seconds, 1),
+        "total_seconds": round(time.perf_counter() - began, 1),
         "samples": samples,
     }
     atomic_write_bytes(args.out / "summary.json", (json.dumps(summary, indent=1) + "\n").encode())

@@ -19,12 +19,15 @@ def tiny_config(encoder: str = "frame", decoder: str = "vocoder", causal: bool =
         frame_size=320,
         latent_dim=16,
         causal=causal,
-        encoder=EncoderConfig(kind=encoder, dim=32, num_layers=1, n_fft=640, channels=4,
-                              strides=(2, 4, 5, 8), residual_dilations=(1, 3)),
-        quantizer=QuantizerConfig(num_codebooks=4, codebook_size=64, codebook_dim=4,
-                                  num_semantic_codebooks=1, kmeans_init=False),
-        decoder=DecoderConfig(kind=decoder, dim=32, intermediate_dim=64, num_layers=1, n_fft=640,
-                              channels=32, residual_dilations=(1, 3)),
+        encoder=EncoderConfig(
+            kind=encoder, dim=32, num_layers=1, n_fft=640, channels=4, strides=(2, 4, 5, 8), residual_dilations=(1, 3)
+        ),
+        quantizer=QuantizerConfig(
+            num_codebooks=4, codebook_size=64, codebook_dim=4, num_semantic_codebooks=1, kmeans_init=False
+        ),
+        decoder=DecoderConfig(
+            kind=decoder, dim=32, intermediate_dim=64, num_layers=1, n_fft=640, channels=32, residual_dilations=(1, 3)
+        ),
     )
 
 

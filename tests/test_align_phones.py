@@ -25,11 +25,33 @@ ALSA_FRONT_LEFT = Path("/usr/share/sounds/alsa/Front_Left.wav")
 
 def test_transcripts_become_dictionary_words():
     assert ap.transcript_words("Please enter keywords separated by * and then press the pound key.") == [
-        "please", "enter", "keywords", "separated", "by", "star", "and", "then", "press", "the", "pound", "key"]
+        "please",
+        "enter",
+        "keywords",
+        "separated",
+        "by",
+        "star",
+        "and",
+        "then",
+        "press",
+        "the",
+        "pound",
+        "key",
+    ]
     assert ap.transcript_words("...to increase your volume. (simple tone sound plays)") == [
-        "to", "increase", "your", "volume"]
-    assert ap.transcript_words("I'm sorry, that number's not valid.") == ["i'm", "sorry", "that", "number's", "not",
-                                                                          "valid"]
+        "to",
+        "increase",
+        "your",
+        "volume",
+    ]
+    assert ap.transcript_words("I'm sorry, that number's not valid.") == [
+        "i'm",
+        "sorry",
+        "that",
+        "number's",
+        "not",
+        "valid",
+    ]
     assert ap.transcript_words("a well-known 'quote'") == ["a", "well", "known", "quote"]
     with pytest.raises(ap.AlignmentError, match="digits"):
         ap.transcript_words("press 5 now")
@@ -48,11 +70,30 @@ def test_pocketsphinx_phones_map_to_the_project_phone_set():
 
 def test_phone_segments_become_contiguous_rows_covering_the_clip():
     # what PhoneAligner.align returns for "he turned" at 100 frames/s: padding before the clip, a filler, a gap
-    segments = [("SIL", -10, 23), ("HH", 13, 10), ("IY", 23, 6), ("+NSN+", 29, 5), ("SIL", 34, 4),
-                ("T", 38, 8), ("ER", 46, 13), ("N", 59, 5), ("D", 64, 4), ("SIL", 70, 25)]
+    segments = [
+        ("SIL", -10, 23),
+        ("HH", 13, 10),
+        ("IY", 23, 6),
+        ("+NSN+", 29, 5),
+        ("SIL", 34, 4),
+        ("T", 38, 8),
+        ("ER", 46, 13),
+        ("N", 59, 5),
+        ("D", 64, 4),
+        ("SIL", 70, 25),
+    ]
     rows = ap.alignment_rows(segments, frame_rate=100.0, duration=0.9)
-    assert rows == [[0.0, 0.13, "sil"], [0.13, 0.23, "hh"], [0.23, 0.29, "iy"], [0.29, 0.38, "sil"],
-                    [0.38, 0.46, "t"], [0.46, 0.59, "er"], [0.59, 0.64, "n"], [0.64, 0.68, "d"], [0.68, 0.9, "sil"]]
+    assert rows == [
+        [0.0, 0.13, "sil"],
+        [0.13, 0.23, "hh"],
+        [0.23, 0.29, "iy"],
+        [0.29, 0.38, "sil"],
+        [0.38, 0.46, "t"],
+        [0.46, 0.59, "er"],
+        [0.59, 0.64, "n"],
+        [0.64, 0.68, "d"],
+        [0.68, 0.9, "sil"],
+    ]
 
 
 def test_alternate_pronunciations_and_lexicon_files(tmp_path):
@@ -78,8 +119,13 @@ def test_manifest_keeps_only_aligned_rows_with_paths_from_the_new_location(tmp_p
     audio_dir = tmp_path / "set" / "audio"
     audio_dir.mkdir(parents=True)
     rows = []
-    for name, source, text in [("a", "alsa", "front left"), ("b", "klettres", None), ("c", "arctic", "an unknown"),
-                               ("d", "arctic", None), ("e", "asterisk", "please hold")]:
+    for name, source, text in [
+        ("a", "alsa", "front left"),
+        ("b", "klettres", None),
+        ("c", "arctic", "an unknown"),
+        ("d", "arctic", None),
+        ("e", "asterisk", "please hold"),
+    ]:
         sf.write(audio_dir / f"{name}.flac", np.zeros(16000, dtype=np.float32), 16000)
         rows.append({"path": f"audio/{name}.flac", "id": name, "text": text, "source": source})
     manifest = tmp_path / "set" / "manifest.jsonl"
@@ -89,8 +135,10 @@ def test_manifest_keeps_only_aligned_rows_with_paths_from_the_new_location(tmp_p
     aligned, failures = ap.align_manifest(manifest, out, ["alsa", "arctic", "asterisk"], FakeAligner(), False)
 
     assert [r["id"] for r in aligned] == ["a", "e"]
-    assert failures == [f"skipped {audio_dir / 'c.flac'}: not in the CMU dictionary: unknown",
-                        f"skipped {audio_dir / 'd.flac'}: no transcript"]
+    assert failures == [
+        f"skipped {audio_dir / 'c.flac'}: not in the CMU dictionary: unknown",
+        f"skipped {audio_dir / 'd.flac'}: no transcript",
+    ]
     assert [json.loads(line) for line in out.read_text().splitlines()] == aligned
     assert aligned[0]["path"] == "../set/audio/a.flac" and aligned[0]["source"] == "alsa"
     assert aligned[0]["alignment"] == [[0.0, 0.5, "aa"], [0.5, 1.0, "aa"]]

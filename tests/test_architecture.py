@@ -45,8 +45,9 @@ def test_shipped_config_and_every_recipe_load_unchanged():
 
 
 def test_conv_decoder_uses_its_own_strides_not_the_encoders():
-    cfg = dataclasses.replace(tiny_config(encoder="conv", decoder="conv"),
-                              decoder=DecoderConfig("conv", channels=32, strides=(4, 4, 4, 5)))
+    cfg = dataclasses.replace(
+        tiny_config(encoder="conv", decoder="conv"), decoder=DecoderConfig("conv", channels=32, strides=(4, 4, 4, 5))
+    )
     model = Codec(cfg)
     assert model.encoder.cfg.strides == (2, 4, 5, 8) and model.decoder.strides == (4, 4, 4, 5)
     assert model.decode(torch.zeros(1, 16, 3), torch.tensor([3])).shape == (1, 1, 960)

@@ -32,8 +32,13 @@ def test_bad_files_name_the_file(tmp_path):
     sf.write(tmp_path / "empty.wav", np.zeros(0, np.float32), 16000)
     sf.write(tmp_path / "nan.wav", np.full(100, np.nan, np.float32), 16000, subtype="FLOAT")
     sf.write(tmp_path / "six.wav", np.zeros((100, 6), np.float32), 16000)
-    cases = {"corrupt.wav": "unreadable", "text.flac": "unreadable", "empty.wav": "zero-length",
-             "nan.wav": "NaN", "six.wav": "6 channels"}
+    cases = {
+        "corrupt.wav": "unreadable",
+        "text.flac": "unreadable",
+        "empty.wav": "zero-length",
+        "nan.wav": "NaN",
+        "six.wav": "6 channels",
+    }
     for name, problem in cases.items():
         with pytest.raises(AudioError) as info:
             load_audio(tmp_path / name)

@@ -86,8 +86,12 @@ def test_manifest_ids_cannot_escape_detokenize_eval_or_prep(tmp_path, wavs, mode
     tok = tmp_path / "tok"
     assert main(["tokenize", str(wavs), "-o", str(tok), "--model", str(model_dir), "--quiet"]) == 0
     manifest = tmp_path / "t.jsonl"
-    manifest.write_text(json.dumps({"path": "tok/utt00.safetensors", "id": "../../escaped"}) + "\n"
-                        + json.dumps({"path": "tok/utt01.safetensors", "id": "fine"}) + "\n")
+    manifest.write_text(
+        json.dumps({"path": "tok/utt00.safetensors", "id": "../../escaped"})
+        + "\n"
+        + json.dumps({"path": "tok/utt01.safetensors", "id": "fine"})
+        + "\n"
+    )
     out = tmp_path / "o" / "sub"
     assert main(["detokenize", str(manifest), "-o", str(out), "--model", str(model_dir), "--quiet"]) == 1
     assert sorted(p.name for p in files_under(tmp_path / "o")) == ["errors.jsonl", "fine.wav"]
@@ -102,25 +106,38 @@ def test_manifest_ids_cannot_escape_detokenize_eval_or_prep(tmp_path, wavs, mode
 
 def crafted_tokens(path: Path, **changes) -> Path:
     """A tokens file from the tiny model with tensors / metadata replaced as given."""
-    tensors = {"codes": torch.zeros(1, 4, 10, dtype=torch.int16), "lengths": torch.tensor([10]),
-               "audio_lengths": torch.tensor([3200])}
-    metadata = {"format": "codec.tokens", "format_version": "1", "sample_rate": "16000", "frame_rate": "50.0",
-                "codebook_size": "64", "num_semantic_codebooks": "1", "model_id": ""}
+    tensors = {
+        "codes": torch.zeros(1, 4, 10, dtype=torch.int16),
+        "lengths": torch.tensor([10]),
+        "audio_lengths": torch.tensor([3200]),
+    }
+    metadata = {
+        "format": "codec.tokens",
+        "format_version": "1",
+        "sample_rate": "16000",
+        "frame_rate": "50.0",
+        "codebook_size": "64",
+        "num_semantic_codebooks": "1",
+        "model_id": "",
+    }
     for key, value in changes.items():
         (tensors if isinstance(value, torch.Tensor) else metadata)[key] = value
     path.write_bytes(save_safetensors_bytes(tensors, metadata=metadata))
     return path
 
 
-@pytest.mark.parametrize("changes,message", [
-    ({"audio_lengths": torch.tensor([-100])}, "audio_lengths must be >= 0"),
-    ({"lengths": torch.tensor([-5])}, "lengths must be >= 0"),
-    ({"codes": torch.full((1, 4, 10), 1.7)}, "'codes' must hold integers"),
-    ({"num_semantic_codebooks": "99"}, r"num_semantic_codebooks=99 must be in \[0, 4\]"),
-    ({"sample_rate": "abc"}, "sample_rate='abc' is not an integer"),
-    ({"frame_rate": "fast"}, "frame_rate='fast' is not a number"),
-    ({"format_version": "x"}, "format_version 'x' is not an integer"),
-])
+@pytest.mark.parametrize(
+    "changes,message",
+    [
+        ({"audio_lengths": torch.tensor([-100])}, "audio_lengths must be >= 0"),
+        ({"lengths": torch.tensor([-5])}, "lengths must be >= 0"),
+        ({"codes": torch.full((1, 4, 10), 1.7)}, "'codes' must hold integers"),
+        ({"num_semantic_codebooks": "99"}, r"num_semantic_codebooks=99 must be in \[0, 4\]"),
+        ({"sample_rate": "abc"}, "sample_rate='abc' is not an integer"),
+        ({"frame_rate": "fast"}, "frame_rate='fast' is not a number"),
+        ({"format_version": "x"}, "format_version 'x' is not an integer"),
+    ],
+)
 def test_crafted_tokens_files_are_refused_naming_the_file(tmp_path, changes, message):
     path = crafted_tokens(tmp_path / "bad.safetensors", **changes)
     with pytest.raises(ValueError, match=message) as err:
@@ -212,8 +229,11 @@ def test_detokenize_without_model_goes_on_past_an_unregistered_one(tmp_path, wav
     stray = Tokens.load(tok / "utt00.safetensors")
     dataclasses.replace(stray, model_id="nobody-knows@0123456789ab").save(tok / "aaa.safetensors")
     real_resolve = batch.resolve
-    monkeypatch.setattr(batch, "resolve",  # register the tiny model under its name, for this test only
-                        lambda source, **kw: model_dir if source == model.cfg.name else real_resolve(source, **kw))
+    monkeypatch.setattr(
+        batch,
+        "resolve",  # register the tiny model under its name, for this test only
+        lambda source, **kw: model_dir if source == model.cfg.name else real_resolve(source, **kw),
+    )
     out = tmp_path / "wav"
     assert main(["detokenize", str(tok), "-o", str(out)]) == 1
     assert sorted(p.name for p in out.glob("*.wav")) == ["utt00.wav", "utt01.wav"]

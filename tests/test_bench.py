@@ -26,8 +26,24 @@ def model_dir(tmp_path_factory):
 
 
 def test_bench_prints_a_table_for_a_tiny_model(model_dir, capsys):
-    assert _run_bench(["--model", str(model_dir), "--seconds", "1", "--threads", "1", "--batch", "1",
-                       "--repeats", "2", "--no-progress"]) == 0
+    assert (
+        _run_bench(
+            [
+                "--model",
+                str(model_dir),
+                "--seconds",
+                "1",
+                "--threads",
+                "1",
+                "--batch",
+                "1",
+                "--repeats",
+                "2",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("| system | params (M) | threads | batch | tokenize × RT | detokenize × RT")
     assert len(lines) == 3 and lines[2].startswith("| tiny-frame-vocoder@")
@@ -36,8 +52,23 @@ def test_bench_prints_a_table_for_a_tiny_model(model_dir, capsys):
 
 
 def test_bench_json_rows(model_dir, capsys):
-    assert _run_bench(["--model", str(model_dir), "--seconds", "0.5", "--batch", "1,2", "--repeats", "1",
-                       "--json", "--no-progress"]) == 0
+    assert (
+        _run_bench(
+            [
+                "--model",
+                str(model_dir),
+                "--seconds",
+                "0.5",
+                "--batch",
+                "1,2",
+                "--repeats",
+                "1",
+                "--json",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     rows = json.loads(capsys.readouterr().out)
     assert {(r["op"], r["batch"]) for r in rows} == {(op, b) for op in ("tokenize", "detokenize") for b in (1, 2)}
     for r in rows:

@@ -69,12 +69,25 @@ def test_tokenize_detokenize_tree_with_bad_files(tmp_path, corpus, model_dir, ca
 def test_manifest_glob_and_num_codebooks(tmp_path, corpus, model_dir):
     manifest = tmp_path / "list.jsonl"
     manifest.write_text(
-        json.dumps({"path": str(corpus / "spk1" / "a.wav"), "id": "utt-a"}) + "\n"
-        + json.dumps({"path": "missing.wav"}) + "\n"
+        json.dumps({"path": str(corpus / "spk1" / "a.wav"), "id": "utt-a"})
+        + "\n"
+        + json.dumps({"path": "missing.wav"})
+        + "\n"
     )
     out = tmp_path / "tok"
-    status = main(["tokenize", str(manifest), str(corpus / "spk2" / "**" / "*.ogg"), "-o", str(out),
-                   "--model", str(model_dir), "--num-codebooks", "2"])
+    status = main(
+        [
+            "tokenize",
+            str(manifest),
+            str(corpus / "spk2" / "**" / "*.ogg"),
+            "-o",
+            str(out),
+            "--model",
+            str(model_dir),
+            "--num-codebooks",
+            "2",
+        ]
+    )
     assert status == 1
     written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.safetensors"))
     assert written == ["deep/c.safetensors", "utt-a.safetensors"]
@@ -92,14 +105,16 @@ def test_detokenize_rejects_tokens_of_another_model(tmp_path, corpus, model_dir)
 
 @pytest.mark.slow
 def test_info_and_help_via_subprocess(model_dir):
-    run = subprocess.run([sys.executable, "-m", "codec", "info", str(model_dir), "--json"],
-                         capture_output=True, text=True, check=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "codec", "info", str(model_dir), "--json"], capture_output=True, text=True, check=True
+    )
     facts = json.loads(run.stdout)
     assert facts["frame_rate"] == 50.0 and facts["num_codebooks"] == 4 and facts["bitrate_bps"] == 1200.0
     assert "non-causal" in facts["latency"]
     for command in ("tokenize", "detokenize", "info"):
-        help_text = subprocess.run([sys.executable, "-m", "codec", command, "--help"],
-                                   capture_output=True, text=True, check=True).stdout
+        help_text = subprocess.run(
+            [sys.executable, "-m", "codec", command, "--help"], capture_output=True, text=True, check=True
+        ).stdout
         assert "usage: codec " + command in help_text
 
 

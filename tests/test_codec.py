@@ -22,8 +22,9 @@ ARCHITECTURES = [
 ]
 
 
-@pytest.mark.parametrize("arch", ARCHITECTURES,
-                         ids=lambda a: f"{a['encoder']}-{a['decoder']}-{'causal' if a['causal'] else 'noncausal'}")
+@pytest.mark.parametrize(
+    "arch", ARCHITECTURES, ids=lambda a: f"{a['encoder']}-{a['decoder']}-{'causal' if a['causal'] else 'noncausal'}"
+)
 def test_lengths_contract_and_batch_equivalence(arch):
     model = make_model(**arch)
     g = torch.Generator().manual_seed(1)
@@ -52,7 +53,7 @@ def test_padded_tensor_input_with_lengths_equals_list_input(tiny_model):
     a, b = speechlike(0.5), speechlike(0.3, seed=3)
     padded = torch.zeros(2, 1, len(a))
     padded[0, 0], padded[1, 0, : len(b)] = a, b
-    padded[1, 0, len(b):] = 0.7  # garbage past the length must not matter
+    padded[1, 0, len(b) :] = 0.7  # garbage past the length must not matter
     from_tensor = tiny_model.tokenize(padded, 16000, lengths=[len(a), len(b)])
     from_list = tiny_model.tokenize([a, b], 16000)
     assert torch.equal(from_tensor.codes, from_list.codes)

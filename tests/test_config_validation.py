@@ -37,8 +37,10 @@ CASES = [
     (with_value("encoder.num_layers", -1), r"encoder\.num_layers: -1 is outside"),
     (with_value("quantizer.num_codebooks", 1_000_000), r"quantizer\.num_codebooks: 1000000 is outside \[1, 64\]"),
     (with_value("quantizer.codebook_size", 20_000_000), r"quantizer\.codebook_size: 20000000 is outside"),
-    (with_value("quantizer.codebook_dim", 256, quantizer__codebook_size=65536),
-     r"quantizer: num_codebooks x codebook_size x codebook_dim = 134217728 exceeds 67108864"),
+    (
+        with_value("quantizer.codebook_dim", 256, quantizer__codebook_size=65536),
+        r"quantizer: num_codebooks x codebook_size x codebook_dim = 134217728 exceeds 67108864",
+    ),
     (with_value("decoder.dim", 10**9), r"decoder\.dim: 1000000000 is outside \[1, 8192\]"),
     (with_value("encoder.n_fft", 10**9), r"encoder\.n_fft: 1000000000 is outside"),
     (with_value("latent_dim", 0), r"latent_dim: 0 is outside"),
@@ -48,14 +50,18 @@ CASES = [
     (with_value("sample_rate", 16000.5), r"sample_rate: expected int, got 16000.5"),
     (with_value("quantizer.ema_decay", "0.99"), r"quantizer\.ema_decay: expected a finite number, got '0.99'"),
     (with_value("quantizer.dropout_probability", 2.0), r"quantizer\.dropout_probability: 2.0 is outside \[0, 1\]"),
-    (with_value("quantizer.commitment_weight", float("nan")),
-     r"quantizer\.commitment_weight: expected a finite number"),
+    (
+        with_value("quantizer.commitment_weight", float("nan")),
+        r"quantizer\.commitment_weight: expected a finite number",
+    ),
     (with_value("causal", "yes"), r"causal: expected bool"),
     (with_value("encoder.kind", "mystery"), r"encoder\.kind: 'mystery' is not a known encoder kind"),
     (with_value("encoder.kind", ["frame"]), r"encoder\.kind: \['frame'\] is not a known encoder kind"),
     (with_value("decoder", [1, 2]), r"decoder: expected a mapping, got list"),
-    (with_value("decoder.kind", "conv", encoder__strides=[4, 4, 4, 4]),  # mirrored into the conv decoder
-     r"decoder\.strides \(4, 4, 4, 4\) = 256 must equal frame_size 320"),
+    (
+        with_value("decoder.kind", "conv", encoder__strides=[4, 4, 4, 4]),  # mirrored into the conv decoder
+        r"decoder\.strides \(4, 4, 4, 4\) = 256 must equal frame_size 320",
+    ),
     (with_value("name", "x" * 500), r"name: expected 1 to 200 printable characters"),
     (with_value("format_version", "abc"), r"format_version must be a positive integer, got 'abc'"),
     (with_value("format_version", 99), r"checkpoint format 99 is newer than supported 1"),

@@ -10,8 +10,12 @@ import pytest
 from codec.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
-USER_DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "recipes").glob("*.yaml")),
-             ROOT / "pretrained" / "README.md"]
+USER_DOCS = [
+    ROOT / "README.md",
+    *sorted((ROOT / "docs").glob("*.md")),
+    *sorted((ROOT / "recipes").glob("*.yaml")),
+    ROOT / "pretrained" / "README.md",
+]
 
 
 def _commands() -> list[str]:

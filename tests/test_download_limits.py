@@ -59,6 +59,7 @@ class Loopback:
 
 def body(data: bytes, length: int | None = None, chunk: int = 0, delay: float = 0.0):
     """A route answering 200 with `data` (Content-Length `length` if given), optionally slowly."""
+
     def route(handler: BaseHTTPRequestHandler) -> None:
         handler.send_response(200)
         handler.send_header("Content-Length", str(len(data) if length is None else length))
@@ -68,6 +69,7 @@ def body(data: bytes, length: int | None = None, chunk: int = 0, delay: float = 
             handler.wfile.write(data[start : start + step])
             handler.wfile.flush()
             time.sleep(delay)
+
     return route
 
 
@@ -77,6 +79,7 @@ def redirect(location: str):
         handler.send_header("Location", location)
         handler.send_header("Content-Length", "0")
         handler.end_headers()
+
     return route
 
 
@@ -96,8 +99,13 @@ def server():
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("CODEC_CACHE", str(tmp_path / "cache"))
-    for name in ("CODEC_REGISTRY", "CODEC_OFFLINE", "CODEC_REDIRECT_HOSTS", "CODEC_MAX_DOWNLOAD_BYTES",
-                 "HF_HUB_OFFLINE"):
+    for name in (
+        "CODEC_REGISTRY",
+        "CODEC_OFFLINE",
+        "CODEC_REDIRECT_HOSTS",
+        "CODEC_MAX_DOWNLOAD_BYTES",
+        "HF_HUB_OFFLINE",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(transfer, "RETRY_DELAY_S", 0.0)
     return tmp_path / "cache"
@@ -158,8 +166,15 @@ def test_registry_size_caps_the_file(server, checkpoint, tmp_path):
     url = serve(server, checkpoint)
     files = {n: hashlib.sha256(d).hexdigest() for n, d in checkpoint.items()}
     reg = tmp_path / "r.json"
-    reg.write_text(json.dumps({"format": "codec.registry", "format_version": 1, "models": {"m": {
-        "source": url, "files": files, "sizes": {"model.safetensors": 100}}}}))
+    reg.write_text(
+        json.dumps(
+            {
+                "format": "codec.registry",
+                "format_version": 1,
+                "models": {"m": {"source": url, "files": files, "sizes": {"model.safetensors": 100}}},
+            }
+        )
+    )
     with pytest.raises(DownloadError, match="exceeds the limit of 100 bytes"):
         resolve("m", registry=reg)
 
@@ -177,8 +192,9 @@ def test_short_body_is_not_installed_and_no_hash_recorded(server, checkpoint, is
 
 
 def test_concurrent_first_downloads_both_succeed(server, checkpoint):
-    url = serve(server, checkpoint, **{"model.safetensors": body(checkpoint["model.safetensors"], chunk=2048,
-                                                                    delay=0.01)})
+    url = serve(
+        server, checkpoint, **{"model.safetensors": body(checkpoint["model.safetensors"], chunk=2048, delay=0.01)}
+    )
     results, errors = [], []
 
     def work() -> None:
@@ -206,9 +222,16 @@ def test_crafted_cache_manifest_cannot_delete_outside_the_cache(server, checkpoi
     outside = tmp_path / "outside.txt"
     outside.write_text("keep me too")
     wrong = "0" * 64
-    (directory / sources.MANIFEST).write_text(json.dumps({
-        "format": "codec.download", "format_version": 1, "url": url,
-        "files": {"../victim.txt": wrong, str(outside): wrong, "config.json": wrong}}))
+    (directory / sources.MANIFEST).write_text(
+        json.dumps(
+            {
+                "format": "codec.download",
+                "format_version": 1,
+                "url": url,
+                "files": {"../victim.txt": wrong, str(outside): wrong, "config.json": wrong},
+            }
+        )
+    )
     with pytest.warns(UserWarning):
         resolve(url)
     assert victim.read_text() == "keep me" and outside.read_text() == "keep me too"
@@ -233,8 +256,9 @@ def test_hf_without_network_says_so(monkeypatch, capsys):
         assert kwargs["local_files_only"] is False
         raise FileNotFoundError("An error happened while trying to locate the files on the Hub ...")
 
-    monkeypatch.setitem(__import__("sys").modules, "huggingface_hub",
-                        types.SimpleNamespace(snapshot_download=snapshot_download))
+    monkeypatch.setitem(
+        __import__("sys").modules, "huggingface_hub", types.SimpleNamespace(snapshot_download=snapshot_download)
+    )
     with pytest.raises(DownloadError, match="no network") as err:
         resolve("hf://org/repo@v1")
     assert "CODEC_OFFLINE" not in str(err.value)

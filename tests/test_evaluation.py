@@ -41,8 +41,9 @@ def corpus(tmp_path_factory) -> dict:
     for i in range(4):
         seconds = 1.0 + 0.2 * i
         sf.write(root / f"utt{i}.wav", speechlike(seconds, seed=i).numpy(), 16000)
-        rows.append({"path": f"utt{i}.wav", "id": f"utt{i}", "text": f"hello number {i}",
-                     "alignment": _alignment(seconds, i)})
+        rows.append(
+            {"path": f"utt{i}.wav", "id": f"utt{i}", "text": f"hello number {i}", "alignment": _alignment(seconds, i)}
+        )
     manifest = root / "test.jsonl"
     manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return {"root": root, "model": model_dir, "manifest": manifest}
@@ -57,8 +58,18 @@ def _run_eval(argv: list[str]) -> int:
 
 def test_eval_end_to_end_writes_report(corpus, tmp_path, capsys, monkeypatch):
     out = tmp_path / "report"
-    argv = ["--model", str(corpus["model"]), str(corpus["manifest"]), "--report", str(out),
-            "--num-codebooks", "2", "--baselines", "none", "--no-progress"]
+    argv = [
+        "--model",
+        str(corpus["model"]),
+        str(corpus["manifest"]),
+        "--report",
+        str(out),
+        "--num-codebooks",
+        "2",
+        "--baselines",
+        "none",
+        "--no-progress",
+    ]
     monkeypatch.setattr(sys, "argv", ["/usr/bin/codec", "eval", *argv])
     rc = _run_eval(argv)
     assert rc == 0
@@ -118,8 +129,9 @@ def test_alignment_recovers_a_known_delay():
 
 @pytest.mark.slow
 @pytest.mark.skipif(not (HAVE_FFMPEG and HAVE_CODEC2), reason="needs apt packages ffmpeg and codec2")
-@pytest.mark.parametrize("baseline, max_mel, min_corr", [(Baseline("opus", 12000), 0.5, 0.3),
-                                                         (Baseline("codec2", 3200), 1.2, 0.1)])
+@pytest.mark.parametrize(
+    "baseline, max_mel, min_corr", [(Baseline("opus", 12000), 0.5, 0.3), (Baseline("codec2", 3200), 1.2, 0.1)]
+)
 def test_baseline_roundtrip_is_aligned_and_plausible(baseline, max_mel, min_corr):
     ref = speechlike(1.0)
     out = run_baseline(baseline, ref, 16000)
@@ -135,8 +147,20 @@ def test_baseline_roundtrip_is_aligned_and_plausible(baseline, max_mel, min_corr
 def test_eval_with_baselines_has_their_rows(corpus, tmp_path):
     assert len(available_baselines().baselines) == 6
     out = tmp_path / "report"
-    rc = _run_eval(["--model", str(corpus["model"]), str(corpus["manifest"]), "--report", str(out),
-                    "--num-codebooks", "1", "--max-files", "1", "--no-progress"])
+    rc = _run_eval(
+        [
+            "--model",
+            str(corpus["model"]),
+            str(corpus["manifest"]),
+            "--report",
+            str(out),
+            "--num-codebooks",
+            "1",
+            "--max-files",
+            "1",
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     systems = {s["name"]: s for s in json.loads((out / "report.json").read_text())["systems"]}
     for name in ("opus-6k", "opus-8k", "opus-12k", "codec2-1200", "codec2-2400", "codec2-3200"):
@@ -148,12 +172,26 @@ def test_eval_records_bad_and_missing_inputs_and_goes_on(corpus, tmp_path, capsy
     """A corrupt and a missing file are listed in the report; the rest is scored; exit status 1."""
     (tmp_path / "corrupt.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot audio")
     manifest = tmp_path / "m.jsonl"
-    rows = [{"path": str(tmp_path / "corrupt.wav"), "id": "bad"}, {"path": str(tmp_path / "gone.wav"), "id": "gone"},
-            {"path": str(corpus["root"] / "utt0.wav"), "id": "utt0"}]
+    rows = [
+        {"path": str(tmp_path / "corrupt.wav"), "id": "bad"},
+        {"path": str(tmp_path / "gone.wav"), "id": "gone"},
+        {"path": str(corpus["root"] / "utt0.wav"), "id": "utt0"},
+    ]
     manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "report"
-    rc = _run_eval(["--model", str(corpus["model"]), str(manifest), str(tmp_path / "nothing-*.wav"),
-                    "--report", str(out), "--baselines", "none", "--no-progress"])
+    rc = _run_eval(
+        [
+            "--model",
+            str(corpus["model"]),
+            str(manifest),
+            str(tmp_path / "nothing-*.wav"),
+            "--report",
+            str(out),
+            "--baselines",
+            "none",
+            "--no-progress",
+        ]
+    )
     assert rc == 1
     report = json.loads((out / "report.json").read_text())
     assert report["num_files"] == 1 and {f["file"] for f in report["files"]} == {"utt0"}

@@ -33,9 +33,24 @@ def prepped(tmp_path_factory) -> tuple[Path, Path]:
         corpus.save_audio(root / "corpus" / f"clip{i:02d}.wav", corpus.speechlike(1.0, seed=i), corpus.SAMPLE_RATE)
     corpus.tiny_codec(root / "tiny")
     run = subprocess.run(
-        [sys.executable, "-m", "codec", "prep", str(root / "corpus"), "-o", str(root / "tokens"),
-         "--model", str(root / "tiny"), "--num-workers", "0"],
-        cwd=ROOT, capture_output=True, text=True, timeout=500, check=False,  # slow only on a loaded machine
+        [
+            sys.executable,
+            "-m",
+            "codec",
+            "prep",
+            str(root / "corpus"),
+            "-o",
+            str(root / "tokens"),
+            "--model",
+            str(root / "tiny"),
+            "--num-workers",
+            "0",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=500,
+        check=False,  # slow only on a loaded machine
     )
     assert run.returncode == 0, run.stderr
     return root / "tokens", root / "tiny"
@@ -45,11 +60,33 @@ def prepped(tmp_path_factory) -> tuple[Path, Path]:
 def test_tiny_lm_trains_samples_and_decodes(prepped, layout: str, tmp_path: Path) -> None:
     tokens, tiny = prepped
     train = load_example("train_lm")
-    summary = train.main([
-        str(tokens), "--codec", str(tiny), "--layout", layout, "--out", str(tmp_path), "--steps", "60",
-        "--batch-size", "8", "--frames", "25", "--dim", "64", "--prompt-frames", "5", "--sample-frames", "20",
-        "--samples", "2", "--log-every", "10",
-    ])
+    summary = train.main(
+        [
+            str(tokens),
+            "--codec",
+            str(tiny),
+            "--layout",
+            layout,
+            "--out",
+            str(tmp_path),
+            "--steps",
+            "60",
+            "--batch-size",
+            "8",
+            "--frames",
+            "25",
+            "--dim",
+            "64",
+            "--prompt-frames",
+            "5",
+            "--sample-frames",
+            "20",
+            "--samples",
+            "2",
+            "--log-every",
+            "10",
+        ]
+    )
     log = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [10, 20, 30, 40, 50, 60]
     assert log[-1]["loss"] < 0.8 * log[0]["loss"], log  # the logged loss falls

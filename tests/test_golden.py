@@ -33,7 +33,7 @@ def golden_input() -> tuple[torch.Tensor, torch.Tensor]:
         envelope = 0.55 + 0.45 * torch.sin(2 * math.pi * 3.5 * t)
         items.append(0.25 * wav * envelope)
     audio = torch.stack(items).float()[:, None]
-    audio[1, :, LENGTHS[1]:] = 0
+    audio[1, :, LENGTHS[1] :] = 0
     return audio, torch.tensor(LENGTHS)
 
 
@@ -41,8 +41,13 @@ def compute(model) -> dict[str, torch.Tensor]:
     audio, lengths = golden_input()
     tokens = model.tokenize(audio, 16000, lengths=lengths)
     decoded = model.detokenize(tokens)
-    return {"audio": audio, "lengths": lengths, "codes": tokens.codes, "frame_lengths": tokens.lengths,
-            "decoded": decoded}
+    return {
+        "audio": audio,
+        "lengths": lengths,
+        "codes": tokens.codes,
+        "frame_lengths": tokens.lengths,
+        "decoded": decoded,
+    }
 
 
 def test_shipped_model_codes_and_audio_are_pinned():
@@ -61,4 +66,4 @@ def test_shipped_model_codes_and_audio_are_pinned():
     decoded = model.detokenize(dataclasses.replace(tokens, codes=golden["codes"]))
     assert decoded.shape == golden["decoded"].shape == (2, 1, 8000)
     torch.testing.assert_close(decoded, golden["decoded"], rtol=0, atol=1e-5)
-    assert decoded[1, 0, LENGTHS[1]:].abs().max() == 0 and decoded[0].abs().max() > 0.01
+    assert decoded[1, 0, LENGTHS[1] :].abs().max() == 0 and decoded[0].abs().max() > 0.01

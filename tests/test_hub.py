@@ -123,8 +123,16 @@ def write_registry(path: Path, models: dict) -> Path:
 def entry(source: str, checkpoint: dict[str, bytes], **overrides) -> dict:
     files = {name: sha(data) for name, data in checkpoint.items()}
     files.update(overrides)
-    return {"source": source, "files": files, "sample_rate": 16000, "frame_rate": 50.0, "num_codebooks": 4,
-            "num_semantic_codebooks": 1, "codebook_size": 64, "license": "MIT"}
+    return {
+        "source": source,
+        "files": files,
+        "sample_rate": 16000,
+        "frame_rate": 50.0,
+        "num_codebooks": 4,
+        "num_semantic_codebooks": 1,
+        "codebook_size": 64,
+        "license": "MIT",
+    }
 
 
 def test_download_load_tokenize_then_cache_only(server, checkpoint):
@@ -199,8 +207,9 @@ def test_stale_partial_file_is_restarted_once(server, checkpoint):
 
 def test_wrong_hash_is_refused_and_nothing_complete_remains(server, checkpoint, tmp_path):
     bad = "0" * 64
-    reg = write_registry(tmp_path / "r.json",
-                         {"tiny": entry(server.url + "/m/", checkpoint, **{"model.safetensors": bad})})
+    reg = write_registry(
+        tmp_path / "r.json", {"tiny": entry(server.url + "/m/", checkpoint, **{"model.safetensors": bad})}
+    )
     good = sha(checkpoint["model.safetensors"])
     with pytest.raises(ChecksumError, match=rf"model\.safetensors.*expected {bad}, got {good}"):
         resolve("tiny", registry=reg)
@@ -289,19 +298,39 @@ def test_packaged_registry_is_valid():
     assert isinstance(registry.read_registry(registry.PACKAGED_REGISTRY), dict)
 
 
-@pytest.mark.parametrize("models, message", [
-    ({"a": {"source": "ftp://x/", "files": {}}}, "expected hf://"),
-    ({"a": {"source": "https://x/", "files": {"config.json": "0" * 64}}}, "missing \\['model.safetensors'\\]"),
-    ({"a": {"source": "https://x/", "files": {"config.json": "0" * 64, "model.safetensors": "xyz"}}},
-     "64 lowercase hex"),
-    ({"a": {"source": "https://x/", "files": {"config.json": "0" * 64, "model.safetensors": "0" * 64,
-                                               "../evil": "0" * 64}}}, "plain name"),
-    ({"a": {"source": "hf://org/repo", "files": {}}}, "pin a revision"),
-    ({"a": {"source": "package:", "files": {}, "colour": "red"}}, "unknown keys \\['colour'\\]"),
-    ({"a/b": {"source": "package:", "files": {}}}, "names use"),
-    ({"a": {"source": "package:", "files": {"config.json": "0" * 64, "model.safetensors": "0" * 64},
-            "sample_rate": "16k"}}, "'sample_rate' has the wrong type"),
-])
+@pytest.mark.parametrize(
+    "models, message",
+    [
+        ({"a": {"source": "ftp://x/", "files": {}}}, "expected hf://"),
+        ({"a": {"source": "https://x/", "files": {"config.json": "0" * 64}}}, "missing \\['model.safetensors'\\]"),
+        (
+            {"a": {"source": "https://x/", "files": {"config.json": "0" * 64, "model.safetensors": "xyz"}}},
+            "64 lowercase hex",
+        ),
+        (
+            {
+                "a": {
+                    "source": "https://x/",
+                    "files": {"config.json": "0" * 64, "model.safetensors": "0" * 64, "../evil": "0" * 64},
+                }
+            },
+            "plain name",
+        ),
+        ({"a": {"source": "hf://org/repo", "files": {}}}, "pin a revision"),
+        ({"a": {"source": "package:", "files": {}, "colour": "red"}}, "unknown keys \\['colour'\\]"),
+        ({"a/b": {"source": "package:", "files": {}}}, "names use"),
+        (
+            {
+                "a": {
+                    "source": "package:",
+                    "files": {"config.json": "0" * 64, "model.safetensors": "0" * 64},
+                    "sample_rate": "16k",
+                }
+            },
+            "'sample_rate' has the wrong type",
+        ),
+    ],
+)
 def test_bad_registry_entries_name_the_file(tmp_path, models, message):
     path = write_registry(tmp_path / "bad.json", models)
     with pytest.raises(ValueError, match=message) as info:
@@ -325,8 +354,13 @@ def test_user_entries_override_packaged_and_package_source(tmp_path, checkpoint,
     (package / "tiny").mkdir(parents=True)
     for name, data in checkpoint.items():
         (package / "tiny" / name).write_bytes(data)
-    monkeypatch.setattr(registry, "PACKAGED_REGISTRY", write_registry(tmp_path / "p.json", {
-        "tiny": entry("package:", checkpoint), "other": entry("package:tiny", checkpoint)}))
+    monkeypatch.setattr(
+        registry,
+        "PACKAGED_REGISTRY",
+        write_registry(
+            tmp_path / "p.json", {"tiny": entry("package:", checkpoint), "other": entry("package:tiny", checkpoint)}
+        ),
+    )
     monkeypatch.setattr(registry, "PACKAGE_DIR", package)
     user = write_registry(tmp_path / "u.json", {"tiny": entry("https://example.invalid/x/", checkpoint)})
     monkeypatch.setenv("CODEC_REGISTRY", f"{tmp_path / 'nothing-here.json'}")

@@ -30,7 +30,8 @@ def all_modules() -> dict[str, Path]:
 def _is_type_checking(node: ast.If) -> bool:
     test = node.test
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def imported(path: Path, modules: set[str]) -> set[str]:
@@ -61,8 +62,11 @@ def test_every_module_imports():
 
 def test_no_module_imports_the_cli():
     modules = all_modules()
-    offenders = [name for name, path in modules.items()
-                 if name not in ENTRY_POINTS and name != "codec.cli" and "codec.cli" in imported(path, set(modules))]
+    offenders = [
+        name
+        for name, path in modules.items()
+        if name not in ENTRY_POINTS and name != "codec.cli" and "codec.cli" in imported(path, set(modules))
+    ]
     assert offenders == []
 
 
@@ -72,8 +76,11 @@ def _is_application(name: str) -> bool:
 
 def test_the_library_imports_no_application():
     modules = all_modules()
-    offenders = {name: sorted(filter(_is_application, imported(path, set(modules))))
-                 for name, path in modules.items() if not _is_application(name) and name not in ENTRY_POINTS}
+    offenders = {
+        name: sorted(filter(_is_application, imported(path, set(modules))))
+        for name, path in modules.items()
+        if not _is_application(name) and name not in ENTRY_POINTS
+    }
     assert {name: apps for name, apps in offenders.items() if apps} == {}
 
 
@@ -89,7 +96,7 @@ def test_no_import_cycle():
         stack.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                return [*stack[stack.index(nxt):], nxt]
+                return [*stack[stack.index(nxt) :], nxt]
             if nxt not in state and (cycle := walk(nxt)):
                 return cycle
         stack.pop()

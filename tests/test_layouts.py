@@ -149,8 +149,9 @@ def test_coarse_first_round_trip_and_order(data, draw, offset: int) -> None:
     semantic = draw.draw(st.integers(1, books))
     high = offset + books * size
     sep_id = draw.draw(st.none() | st.integers(high, high + 3))
-    out = coarse_first(codes, lengths, num_semantic_codebooks=semantic, codebook_size=size, offset=offset,
-                       sep_id=sep_id)
+    out = coarse_first(
+        codes, lengths, num_semantic_codebooks=semantic, codebook_size=size, offset=offset, sep_id=sep_id
+    )
     sep = int(sep_id is not None)
     assert out.ids.shape == (batch, books * frames + sep)
     assert torch.equal(out.lengths, books * lengths + sep)
@@ -163,8 +164,13 @@ def test_coarse_first_round_trip_and_order(data, draw, offset: int) -> None:
         assert set(row[len(reference) :]) <= {-1}
     assert_codes(split_coarse_first(out), codes, lengths)
     raw = split_coarse_first(
-        out.ids, out.lengths, num_codebooks=books, num_semantic_codebooks=semantic,
-        codebook_size=size, offset=offset, sep_id=sep_id,
+        out.ids,
+        out.lengths,
+        num_codebooks=books,
+        num_semantic_codebooks=semantic,
+        codebook_size=size,
+        offset=offset,
+        sep_id=sep_id,
     )
     assert_codes(raw, codes, lengths)
 
@@ -205,8 +211,10 @@ def alignments(draw: st.DrawFn, lengths: list[int], frame_rate: float, text_ids:
 def reference_interleave(semantic_ids: list[list[int]], words, frame_rate: float) -> list[int]:
     """Text of a word goes right before the first frame whose start time is >= the word's start."""
     n = len(semantic_ids)
+
     def anchor(start: float) -> int:
         return next((f for f in range(n) if f / frame_rate >= start - 1e-9), n)
+
     out: list[int] = []
     for f in range(n + 1):
         for start, _, text in words:
@@ -309,12 +317,18 @@ LENGTHS = torch.tensor([3])
         (lambda: flatten(CODES, LENGTHS, codebook_size=3), r"codes\[0, 1, 2\] = 3 is outside \[0, 3\)"),
         (lambda: flatten(CODES, LENGTHS, codebook_size=4, pad_id=5), r"collides with the audio id range \[0, 8\)"),
         (lambda: flatten(CODES, LENGTHS, codebook_size=4, offset=-1), "offset must be an int >= 0"),
-        (lambda: unflatten(torch.tensor([[0, 4, 1]]), torch.tensor([3]), num_codebooks=2, codebook_size=4),
-         "lengths\\[0\\] = 3 is not a multiple of num_codebooks 2"),
-        (lambda: unflatten(torch.tensor([[0, 3]]), torch.tensor([2]), num_codebooks=2, codebook_size=4),
-         r"ids\[0, 1\] = 3 is outside codebook 1's range \[4, 8\)"),
-        (lambda: unflatten(torch.tensor([[0, 4]]), torch.tensor([2]), num_codebooks=2, codebook_size=4, offset=1),
-         r"ids\[0, 0\] = 0 is outside codebook 0's range \[1, 5\)"),
+        (
+            lambda: unflatten(torch.tensor([[0, 4, 1]]), torch.tensor([3]), num_codebooks=2, codebook_size=4),
+            "lengths\\[0\\] = 3 is not a multiple of num_codebooks 2",
+        ),
+        (
+            lambda: unflatten(torch.tensor([[0, 3]]), torch.tensor([2]), num_codebooks=2, codebook_size=4),
+            r"ids\[0, 1\] = 3 is outside codebook 1's range \[4, 8\)",
+        ),
+        (
+            lambda: unflatten(torch.tensor([[0, 4]]), torch.tensor([2]), num_codebooks=2, codebook_size=4, offset=1),
+            r"ids\[0, 0\] = 0 is outside codebook 0's range \[1, 5\)",
+        ),
         (lambda: unflatten(torch.tensor([[0, 4]]), torch.tensor([2])), "num_codebooks and codebook_size are required"),
         (lambda: delay(CODES, LENGTHS, delays=[0]), "delays must be 2 non-negative ints"),
         (lambda: delay(CODES, LENGTHS, delays=[0, -1]), "delays must be 2 non-negative ints"),
@@ -323,29 +337,60 @@ LENGTHS = torch.tensor([3])
         (lambda: coarse_first(CODES, LENGTHS, codebook_size=4), "num_semantic_codebooks is required"),
         (lambda: coarse_first(CODES, LENGTHS, codebook_size=4, num_semantic_codebooks=3), r"must be in \[1, 2\]"),
         (lambda: coarse_first(CODES, LENGTHS, codebook_size=4, num_semantic_codebooks=0), "must be an int >= 1"),
-        (lambda: coarse_first(CODES, LENGTHS, codebook_size=4, num_semantic_codebooks=1, sep_id=2),
-         "sep_id 2 collides"),
-        (lambda: split_coarse_first(torch.tensor([[0, 8, 4]]), torch.tensor([3]), num_codebooks=2,
-                                    num_semantic_codebooks=1, codebook_size=4),
-         r"lengths\[0\] = 3 is not 2 \* frames \+ 0"),
-        (lambda: split_coarse_first(torch.tensor([[0, 9, 4]]), torch.tensor([3]), num_codebooks=2,
-                                    num_semantic_codebooks=1, codebook_size=4, sep_id=8),
-         r"ids\[0, 1\] = 9, expected the separator 8"),
-        (lambda: split_coarse_first(torch.tensor([[0, 8, 1]]), torch.tensor([3]), num_codebooks=2,
-                                    num_semantic_codebooks=1, codebook_size=4, sep_id=8),
-         r"ids\[0, 2\] = 1 is outside codebook 1's range \[4, 8\)"),
+        (
+            lambda: coarse_first(CODES, LENGTHS, codebook_size=4, num_semantic_codebooks=1, sep_id=2),
+            "sep_id 2 collides",
+        ),
+        (
+            lambda: split_coarse_first(
+                torch.tensor([[0, 8, 4]]), torch.tensor([3]), num_codebooks=2, num_semantic_codebooks=1, codebook_size=4
+            ),
+            r"lengths\[0\] = 3 is not 2 \* frames \+ 0",
+        ),
+        (
+            lambda: split_coarse_first(
+                torch.tensor([[0, 9, 4]]),
+                torch.tensor([3]),
+                num_codebooks=2,
+                num_semantic_codebooks=1,
+                codebook_size=4,
+                sep_id=8,
+            ),
+            r"ids\[0, 1\] = 9, expected the separator 8",
+        ),
+        (
+            lambda: split_coarse_first(
+                torch.tensor([[0, 8, 1]]),
+                torch.tensor([3]),
+                num_codebooks=2,
+                num_semantic_codebooks=1,
+                codebook_size=4,
+                sep_id=8,
+            ),
+            r"ids\[0, 2\] = 1 is outside codebook 1's range \[4, 8\)",
+        ),
         (lambda: interleave_text(CODES, [[]], LENGTHS, codebook_size=4), "frame_rate must be a positive number"),
         (lambda: interleave_text(CODES, [], LENGTHS, codebook_size=4, frame_rate=50), "one list per item"),
-        (lambda: interleave_text(CODES, [[(0.0, 0.1, [3])]], LENGTHS, codebook_size=4, frame_rate=50),
-         r"text id 3 must be >= 0 and outside the audio id range \[0, 8\)"),
-        (lambda: interleave_text(CODES, [[(0.2, 0.1, [9])]], LENGTHS, codebook_size=4, frame_rate=50),
-         "start_s <= end_s"),
-        (lambda: interleave_text(CODES, [[(0.2, [9])]], LENGTHS, codebook_size=4, frame_rate=50),
-         r"must be \(start_s, end_s, \[text ids\]\)"),
-        (lambda: deinterleave(torch.tensor([[4, 0, 9]]), torch.tensor([3]), num_codebooks=2, codebook_size=4),
-         "audio id 4 is codebook 1, expected codebook 0"),
-        (lambda: deinterleave(torch.tensor([[0, 9, 4, 1]]), torch.tensor([4]), num_codebooks=2, codebook_size=4),
-         "item 0 has 3 audio ids, not a multiple of num_codebooks 2"),
+        (
+            lambda: interleave_text(CODES, [[(0.0, 0.1, [3])]], LENGTHS, codebook_size=4, frame_rate=50),
+            r"text id 3 must be >= 0 and outside the audio id range \[0, 8\)",
+        ),
+        (
+            lambda: interleave_text(CODES, [[(0.2, 0.1, [9])]], LENGTHS, codebook_size=4, frame_rate=50),
+            "start_s <= end_s",
+        ),
+        (
+            lambda: interleave_text(CODES, [[(0.2, [9])]], LENGTHS, codebook_size=4, frame_rate=50),
+            r"must be \(start_s, end_s, \[text ids\]\)",
+        ),
+        (
+            lambda: deinterleave(torch.tensor([[4, 0, 9]]), torch.tensor([3]), num_codebooks=2, codebook_size=4),
+            "audio id 4 is codebook 1, expected codebook 0",
+        ),
+        (
+            lambda: deinterleave(torch.tensor([[0, 9, 4, 1]]), torch.tensor([4]), num_codebooks=2, codebook_size=4),
+            "item 0 has 3 audio ids, not a multiple of num_codebooks 2",
+        ),
         (lambda: flatten(make_tokens(CODES, LENGTHS, 4), LENGTHS), "pass lengths only with a raw codes tensor"),
         (lambda: flatten(make_tokens(CODES, LENGTHS, 4), codebook_size=8), "disagrees with the Tokens' 4"),
         (lambda: Vocabulary(0, 4), "num_codebooks must be an int >= 1"),

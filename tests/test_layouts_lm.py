@@ -66,8 +66,9 @@ def test_two_stage_views_and_inverse(data, draw, offset: int) -> None:
     batch, books, _ = codes.shape
     semantic = draw.draw(st.integers(1, books))
     sep = offset + books * size
-    out = two_stage(codes, lengths, num_semantic_codebooks=semantic, codebook_size=size, offset=offset,
-                    sep_id=sep, pad_id=sep + 1)
+    out = two_stage(
+        codes, lengths, num_semantic_codebooks=semantic, codebook_size=size, offset=offset, sep_id=sep, pad_id=sep + 1
+    )
     assert torch.equal(out.prompt_lengths, semantic * lengths + 1)
     for b in range(batch):
         n = int(lengths[b])
@@ -76,8 +77,9 @@ def test_two_stage_views_and_inverse(data, draw, offset: int) -> None:
         assert int(out.coarse.lengths[b]) == len(stage1)
         fine = out.fine.ids[b].tolist()
         target = [i for i, t in zip(fine, out.fine_target[b].tolist()) if t]
-        assert target == [audio_id(offset, size, k, int(codes[b, k, f]))
-                          for f in range(n) for k in range(semantic, books)]
+        assert target == [
+            audio_id(offset, size, k, int(codes[b, k, f])) for f in range(n) for k in range(semantic, books)
+        ]
         assert fine[: semantic * n + 1] == stage1 + [sep]
     assert_codes(from_two_stage(out), codes, lengths)
     # what two models would produce: stage 1's semantic codes, stage 2's acoustic codes
@@ -155,7 +157,7 @@ def test_sequential_round_trip(data) -> None:
         assert out.ids[b, : len(reference)].tolist() == reference
         assert int(out.lengths[b]) == len(reference)
         assert out.is_text[b, : len(reference)].tolist() == [True] * len(text) + [False] * (1 + len(speech))
-        assert set(out.ids[b, len(reference):].tolist()) <= {vocab.pad_id}
+        assert set(out.ids[b, len(reference) :].tolist()) <= {vocab.pad_id}
     back = split_sequential(out)
     assert [list(t) for t in back.texts] == texts
     assert_codes(back.codes, codes, lengths)
@@ -165,7 +167,7 @@ def test_sequential_round_trip(data) -> None:
 def reference_ratio(text: list[int], frames: list[list[int]], n: int, m: int) -> list[int]:
     out: list[int] = []
     for c in range(max(-(-len(text) // n), -(-len(frames) // m), 0)):
-        out += text[c * n: (c + 1) * n] + [i for fr in frames[c * m: (c + 1) * m] for i in fr]
+        out += text[c * n : (c + 1) * n] + [i for fr in frames[c * m : (c + 1) * m] for i in fr]
     return out
 
 
@@ -239,7 +241,7 @@ def test_word_aligned_round_trip(data) -> None:
     for b, words in enumerate(placed):
         row = [vocab.pad_id] * codes.shape[2]
         for f, ids in words:
-            row[f: f + len(ids)] = ids
+            row[f : f + len(ids)] = ids
         assert out.ids[b, 0].tolist() == row
     assert_audio_rows(out.ids, codes, lengths, vocab)
     back = split_word_aligned(out)
@@ -268,59 +270,102 @@ N = torch.tensor([3])
     ("call", "message"),
     [
         (lambda: sequential(C, [[1]], N, vocab=Vocabulary(3, 4, 10)), "codes have 2 codebooks, the Vocabulary 3"),
-        (lambda: sequential(make_tokens(C, N, 4), [[1]], vocab=Vocabulary(2, 8, 10)),
-         "codebook_size 8 disagrees with the Tokens' 4"),
+        (
+            lambda: sequential(make_tokens(C, N, 4), [[1]], vocab=Vocabulary(2, 8, 10)),
+            "codebook_size 8 disagrees with the Tokens' 4",
+        ),
         (lambda: sequential(C, [[10]], N, vocab=V), r"texts\[0\] has id 10, outside the text range \[0, 10\)"),
         (lambda: sequential(C, [[1], [2]], N, vocab=V), r"texts must have one entry per item \(1\), got 2"),
         (lambda: sequential(C, [[1]], N, vocab=None), "vocab must be a Vocabulary"),  # type: ignore[arg-type]
         (lambda: split_sequential(torch.tensor([[1, 10, 14]]), torch.tensor([3]), vocab=V), "no separator 21"),
-        (lambda: split_sequential(torch.tensor([[12, 21, 10, 14]]), torch.tensor([4]), vocab=V),
-         r"ids\[0, 0\] = 12 is not a text id"),
-        (lambda: split_sequential(torch.tensor([[1, 21, 10, 10]]), torch.tensor([4]), vocab=V),
-         r"ids\[0, 3\] = 10 is outside codebook 1's range \[14, 18\)"),
-        (lambda: split_sequential(torch.tensor([[1, 21, 10]]), torch.tensor([3]), vocab=V),
-         "item 0 has 1 speech ids, not a multiple of num_codebooks 2"),
-        (lambda: ratio_interleave(C, [[1]], N, vocab=V, text_per_chunk=0, frames_per_chunk=1),
-         "text_per_chunk must be an int >= 1"),
-        (lambda: split_ratio_interleave(torch.tensor([[10, 14, 1, 11, 15]]), torch.tensor([5]), vocab=V,
-                                        text_per_chunk=1, frames_per_chunk=1),
-         r"ids\[0, 0\] breaks the 1 text : 1 frame pattern"),
-        (lambda: split_ratio_interleave(torch.tensor([[1, 10, 14]]), torch.tensor([3]), vocab=V),
-         "text_per_chunk must be an int >= 1"),
+        (
+            lambda: split_sequential(torch.tensor([[12, 21, 10, 14]]), torch.tensor([4]), vocab=V),
+            r"ids\[0, 0\] = 12 is not a text id",
+        ),
+        (
+            lambda: split_sequential(torch.tensor([[1, 21, 10, 10]]), torch.tensor([4]), vocab=V),
+            r"ids\[0, 3\] = 10 is outside codebook 1's range \[14, 18\)",
+        ),
+        (
+            lambda: split_sequential(torch.tensor([[1, 21, 10]]), torch.tensor([3]), vocab=V),
+            "item 0 has 1 speech ids, not a multiple of num_codebooks 2",
+        ),
+        (
+            lambda: ratio_interleave(C, [[1]], N, vocab=V, text_per_chunk=0, frames_per_chunk=1),
+            "text_per_chunk must be an int >= 1",
+        ),
+        (
+            lambda: split_ratio_interleave(
+                torch.tensor([[10, 14, 1, 11, 15]]), torch.tensor([5]), vocab=V, text_per_chunk=1, frames_per_chunk=1
+            ),
+            r"ids\[0, 0\] breaks the 1 text : 1 frame pattern",
+        ),
+        (
+            lambda: split_ratio_interleave(torch.tensor([[1, 10, 14]]), torch.tensor([3]), vocab=V),
+            "text_per_chunk must be an int >= 1",
+        ),
         (lambda: split_ratio_interleave(sequential(C, [[1]], N, vocab=V)), "text_per_chunk must be an int >= 1"),
         (lambda: padded_text(C, [[1, 2, 3, 4]], N, vocab=V), r"texts\[0\] has 4 ids, more than its 3 speech frames"),
-        (lambda: split_padded_text(torch.tensor([[[1, 20, 2], [10, 10, 10], [14, 14, 14]]]), torch.tensor([3]),
-                                   vocab=V),
-         r"ids\[0, 0, 2\] = 2 is text after the padding began at frame 1"),
-        (lambda: split_padded_text(torch.tensor([[[1, 20, 20], [10, 10, 10], [14, 9, 14]]]), torch.tensor([3]),
-                                   vocab=V),
-         r"ids\[0, 1 \+ 1, 1\] = 9 is outside codebook 1's range \[14, 18\)"),
-        (lambda: split_padded_text(torch.tensor([[[1, 19, 20], [10, 10, 10], [14, 14, 14]]]), torch.tensor([3]),
-                                   vocab=V),
-         r"ids\[0, 0, 1\] = 19 is neither a text id nor the pad 20"),
-        (lambda: split_padded_text(torch.zeros(1, 2, 3, dtype=torch.int64), torch.tensor([3]), vocab=V),
-         r"ids must have 1 \+ 2 rows"),
+        (
+            lambda: split_padded_text(
+                torch.tensor([[[1, 20, 2], [10, 10, 10], [14, 14, 14]]]), torch.tensor([3]), vocab=V
+            ),
+            r"ids\[0, 0, 2\] = 2 is text after the padding began at frame 1",
+        ),
+        (
+            lambda: split_padded_text(
+                torch.tensor([[[1, 20, 20], [10, 10, 10], [14, 9, 14]]]), torch.tensor([3]), vocab=V
+            ),
+            r"ids\[0, 1 \+ 1, 1\] = 9 is outside codebook 1's range \[14, 18\)",
+        ),
+        (
+            lambda: split_padded_text(
+                torch.tensor([[[1, 19, 20], [10, 10, 10], [14, 14, 14]]]), torch.tensor([3]), vocab=V
+            ),
+            r"ids\[0, 0, 1\] = 19 is neither a text id nor the pad 20",
+        ),
+        (
+            lambda: split_padded_text(torch.zeros(1, 2, 3, dtype=torch.int64), torch.tensor([3]), vocab=V),
+            r"ids must have 1 \+ 2 rows",
+        ),
         (lambda: word_aligned(C, [[(0.0, 0.1, [1])]], N, vocab=V), "frame_rate must be a positive number"),
-        (lambda: word_aligned(C, [[(0.0, 0.02, [1]), (0.01, 0.04, [2])]], N, vocab=V, frame_rate=50),
-         r"alignments\[0\]\[1\] starts at 0.01 s, before the previous word ends \(0.02 s\)"),
-        (lambda: word_aligned(C, [[(0.06, 0.08, [1])]], N, vocab=V, frame_rate=50),
-         r"starts at 0.06 s \(frame 3\), past the end of item 0's 3 frames"),
-        (lambda: word_aligned(C, [[(0.0, 0.02, [1, 2]), (0.02, 0.04, [3])]], N, vocab=V, frame_rate=50),
-         "text longer than its slot"),
-        (lambda: word_aligned(C, [[(0.02, 0.06, [1, 2, 3])]], N, vocab=V, frame_rate=50),
-         r"has 3 text ids from frame 1, past the end of item 0's 3 frames"),
+        (
+            lambda: word_aligned(C, [[(0.0, 0.02, [1]), (0.01, 0.04, [2])]], N, vocab=V, frame_rate=50),
+            r"alignments\[0\]\[1\] starts at 0.01 s, before the previous word ends \(0.02 s\)",
+        ),
+        (
+            lambda: word_aligned(C, [[(0.06, 0.08, [1])]], N, vocab=V, frame_rate=50),
+            r"starts at 0.06 s \(frame 3\), past the end of item 0's 3 frames",
+        ),
+        (
+            lambda: word_aligned(C, [[(0.0, 0.02, [1, 2]), (0.02, 0.04, [3])]], N, vocab=V, frame_rate=50),
+            "text longer than its slot",
+        ),
+        (
+            lambda: word_aligned(C, [[(0.02, 0.06, [1, 2, 3])]], N, vocab=V, frame_rate=50),
+            r"has 3 text ids from frame 1, past the end of item 0's 3 frames",
+        ),
         (lambda: word_aligned(C, [[(0.0, 0.02, [])]], N, vocab=V, frame_rate=50), "has no text ids"),
-        (lambda: word_aligned(C, [[(0.0, 0.02, [12])]], N, vocab=V, frame_rate=50),
-         r"alignments\[0\]\[0\] has id 12, outside the text range"),
-        (lambda: undepth(torch.tensor([[[0, 3]]]), torch.tensor([1]), codebook_size=4),
-         r"ids\[0, 0, 1\] = 3 is outside codebook 1's range \[4, 8\)"),
+        (
+            lambda: word_aligned(C, [[(0.0, 0.02, [12])]], N, vocab=V, frame_rate=50),
+            r"alignments\[0\]\[0\] has id 12, outside the text range",
+        ),
+        (
+            lambda: undepth(torch.tensor([[[0, 3]]]), torch.tensor([1]), codebook_size=4),
+            r"ids\[0, 0, 1\] = 3 is outside codebook 1's range \[4, 8\)",
+        ),
         (lambda: undepth(torch.tensor([[[0, 4]]]), torch.tensor([1])), "codebook_size is required"),
         (lambda: frame_inputs(depth(C, N, codebook_size=4), 5), "bos_id 5 collides with the audio id range"),
-        (lambda: from_within_frame(torch.zeros(2, 2, dtype=torch.int64),
-                                   like=within_frame(depth(C, N, codebook_size=4))),
-         r"rows must have shape \(3, 2\)"),
-        (lambda: from_within_frame(torch.full((3, 2), 9), like=within_frame(depth(C, N, codebook_size=4))),
-         r"ids\[0, 0, 0\] = 9 is outside codebook 0's range \[0, 4\)"),
+        (
+            lambda: from_within_frame(
+                torch.zeros(2, 2, dtype=torch.int64), like=within_frame(depth(C, N, codebook_size=4))
+            ),
+            r"rows must have shape \(3, 2\)",
+        ),
+        (
+            lambda: from_within_frame(torch.full((3, 2), 9), like=within_frame(depth(C, N, codebook_size=4))),
+            r"ids\[0, 0, 0\] = 9 is outside codebook 0's range \[0, 4\)",
+        ),
     ],
 )
 def test_errors(call, message: str) -> None:

@@ -49,8 +49,11 @@ def test_noncausal_windows_give_one_shot_codes_away_from_seams(long_file):
     assert (tokens.codes != one_shot.codes).float().mean() < 0.01
 
 
-@pytest.mark.parametrize("arch", [dict(encoder="frame", decoder="vocoder"), dict(encoder="conv", decoder="conv")],
-                         ids=["frame-vocoder", "conv-conv"])
+@pytest.mark.parametrize(
+    "arch",
+    [dict(encoder="frame", decoder="vocoder"), dict(encoder="conv", decoder="conv")],
+    ids=["frame-vocoder", "conv-conv"],
+)
 def test_causal_long_form_streams_exactly(long_file, arch, tmp_path):
     _, wav = long_file
     model = make_model(causal=True, **arch)
@@ -121,10 +124,18 @@ def test_bad_arguments_raise(long_file):
     with pytest.raises(ValueError, match="crossfade_seconds"):
         detokenize_longform(model, tokens, lambda block: None, window_seconds=1, context_seconds=0.1)
     with pytest.raises(ValueError, match="one item"):
-        detokenize_longform(model, tokens.__class__(**{**tokens.__dict__, "codes": tokens.codes.repeat(2, 1, 1),
-                                                       "lengths": tokens.lengths.repeat(2),
-                                                       "audio_lengths": tokens.audio_lengths.repeat(2)}),
-                            lambda block: None)
+        detokenize_longform(
+            model,
+            tokens.__class__(
+                **{
+                    **tokens.__dict__,
+                    "codes": tokens.codes.repeat(2, 1, 1),
+                    "lengths": tokens.lengths.repeat(2),
+                    "audio_lengths": tokens.audio_lengths.repeat(2),
+                }
+            ),
+            lambda block: None,
+        )
     with pytest.raises(FileNotFoundError):
         tokenize_file_longform(model, path.parent / "missing.wav")
 

@@ -128,12 +128,12 @@ def test_si_sdr_is_scale_and_offset_invariant(clean: torch.Tensor) -> None:
 
 
 def test_batched_with_lengths_matches_per_item_mean(clean: torch.Tensor) -> None:
-    short = clean[: SR]
+    short = clean[:SR]
     noisy_long, noisy_short = add_noise(clean, 5.0, seed=2), add_noise(short, 15.0, seed=3)
     ref = torch.zeros(2, 1, clean.numel())
     est = torch.zeros(2, 1, clean.numel())
     ref[0, 0], est[0, 0] = clean, noisy_long
-    ref[1, 0, : SR], est[1, 0, : SR] = short, noisy_short
+    ref[1, 0, :SR], est[1, 0, :SR] = short, noisy_short
     est[1, 0, SR:] = 0.7  # padding garbage must be ignored
     lengths = torch.tensor([clean.numel(), SR])
     for fn in (M.log_mel_distance, M.multiscale_log_mel_distance):

@@ -32,8 +32,9 @@ def test_augmentation_ops_do_what_they_say():
     quiet = apply_augmentation(x, [{"op": "level", "rms_db": -40.0}], seed=0)
     loud = apply_augmentation(x, [{"op": "level", "rms_db": -20.0}], seed=0)
     assert 5 < np.sqrt(np.mean(loud**2)) / np.sqrt(np.mean(quiet**2)) < 15
-    narrow = apply_augmentation(x + 0.05 * np.random.default_rng(0).standard_normal(len(x)),
-                                [{"op": "eq", "lowpass_hz": 3400}], seed=0)
+    narrow = apply_augmentation(
+        x + 0.05 * np.random.default_rng(0).standard_normal(len(x)), [{"op": "eq", "lowpass_hz": 3400}], seed=0
+    )
     spectrum = np.abs(np.fft.rfft(narrow))
     freqs = np.fft.rfftfreq(len(narrow), 1 / 16000)
     assert spectrum[freqs > 5000].mean() < 0.05 * spectrum[freqs < 3000].mean()
@@ -57,8 +58,7 @@ def test_build_splits_speakers_records_licences_and_resumes(tmp_path, monkeypatc
     root = fake_fillets(tmp_path / "pkg")
     monkeypatch.setattr(natural_speech, "apt_extract", lambda packages, work: root)
     out = tmp_path / "corpus"
-    rows = natural_speech.build(out, ["fillets-cs"], {}, 0.0, augment=0.5, heldout=0.4, seed=0, jobs=1,
-                                progress=False)
+    rows = natural_speech.build(out, ["fillets-cs"], {}, 0.0, augment=0.5, heldout=0.4, seed=0, jobs=1, progress=False)
     assert len(rows) == 24
     train = [json.loads(l) for l in (out / "manifest.jsonl").read_text().splitlines()]
     held = [json.loads(l) for l in (out / "manifest_heldout.jsonl").read_text().splitlines()]
@@ -70,8 +70,7 @@ def test_build_splits_speakers_records_licences_and_resumes(tmp_path, monkeypatc
     licences = json.loads((out / "licences.json").read_text())
     assert licences["fillets-cs"]["licence"].startswith("GPL-2.0") and licences["fillets-cs"]["items"] == 24
     stamp = (out / train[0]["path"]).stat().st_mtime_ns
-    again = natural_speech.build(out, ["fillets-cs"], {}, 0.0, augment=0.5, heldout=0.4, seed=0, jobs=1,
-                                 progress=False)
+    again = natural_speech.build(out, ["fillets-cs"], {}, 0.0, augment=0.5, heldout=0.4, seed=0, jobs=1, progress=False)
     assert again == rows and (out / train[0]["path"]).stat().st_mtime_ns == stamp
 
 

@@ -50,8 +50,9 @@ def test_fsq_levels_are_validated(levels):
 
 
 def test_mel_encoder_streams_like_offline():
-    cfg = dataclasses.replace(tiny_config(causal=True), encoder=EncoderConfig("mel", dim=32, num_layers=1, n_fft=640,
-                                                                              num_mels=40))
+    cfg = dataclasses.replace(
+        tiny_config(causal=True), encoder=EncoderConfig("mel", dim=32, num_layers=1, n_fft=640, num_mels=40)
+    )
     torch.manual_seed(0)
     model = Codec(cfg).eval()
     audio = speechlike(0.4)[None, None]
@@ -61,10 +62,14 @@ def test_mel_encoder_streams_like_offline():
     assert torch.equal(torch.cat(chunks, dim=-1), offline)
 
 
-@pytest.mark.parametrize("extra", [
-    ["model.quantizer.kind=fsq", "model.quantizer.levels=[5,5,5]"],
-    ["model.encoder.kind=mel", "model.encoder.num_mels=40"],
-], ids=["fsq", "mel"])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["model.quantizer.kind=fsq", "model.quantizer.levels=[5,5,5]"],
+        ["model.encoder.kind=mel", "model.encoder.num_mels=40"],
+    ],
+    ids=["fsq", "mel"],
+)
 def test_new_kind_trains_with_the_tiny_recipe(tmp_path, extra):
     manifest = write_corpus(tmp_path / "data", count=2)
     cfg = load_train_config(ROOT / "recipes" / "tiny.yaml", tiny_overrides(tmp_path / "run", manifest, 2) + extra)

@@ -61,8 +61,9 @@ def test_conv_transpose_upsamples_exactly(causal):
 @pytest.mark.parametrize("causal", [False, True])
 def test_streaming_conv_stack_equals_offline(causal):
     torch.manual_seed(0)
-    stack = torch.nn.Sequential(Conv1d(1, 4, 7, causal=True), ResidualUnit(4, 3, "snake", True),
-                                Conv1d(4, 2, 8, 4, causal=True))
+    stack = torch.nn.Sequential(
+        Conv1d(1, 4, 7, causal=True), ResidualUnit(4, 3, "snake", True), Conv1d(4, 2, 8, 4, causal=True)
+    )
     x = torch.randn(2, 1, 64, generator=seeded())
     with torch.no_grad():
         offline = stack(x)

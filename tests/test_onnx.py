@@ -53,8 +53,9 @@ def test_block_stft_and_istft_equal_the_fft_modules(n_fft, hop, causal):
     assert (got_audio - ref_audio)[0].abs().max() < 1e-4 * (1 + ref_audio.abs().max())
 
 
-@pytest.mark.parametrize("kwargs", [*VARIANTS, dict(encoder="mel")],
-                         ids=["frame-vocoder", "conv-conv", "causal", "mel"])
+@pytest.mark.parametrize(
+    "kwargs", [*VARIANTS, dict(encoder="mel")], ids=["frame-vocoder", "conv-conv", "causal", "mel"]
+)
 def test_export_graph_modules_match_torch_before_onnx(kwargs):
     model = make_model(**kwargs)
     audio, lengths = _batch()
@@ -172,8 +173,21 @@ def test_load_backends_and_cli(tmp_path, monkeypatch):
     assert len(outs["onnx"]) == 3
     for name, tokens in outs["torch"].items():
         assert (outs["onnx"][name].codes == tokens.codes).all(1).float().mean() >= 0.99
-    assert main(["detokenize", str(tmp_path / "tokens-onnx"), "-o", str(tmp_path / "wav"),
-                 "--model", str(tmp_path / "exported"), "--backend", "onnx"]) == 0
+    assert (
+        main(
+            [
+                "detokenize",
+                str(tmp_path / "tokens-onnx"),
+                "-o",
+                str(tmp_path / "wav"),
+                "--model",
+                str(tmp_path / "exported"),
+                "--backend",
+                "onnx",
+            ]
+        )
+        == 0
+    )
     assert len(list((tmp_path / "wav").glob("*.wav"))) == 3
 
 

@@ -35,8 +35,10 @@ def test_step_graphs_carry_the_state_described_in_the_manifest(exported):
     streaming = manifest["streaming"]
     assert streaming["chunk_frames"] == CHUNK_FRAMES and streaming["chunk_samples"] == CHUNK_FRAMES * 320
     assert streaming["lookahead"] == model.decoder.lookahead
-    for graph, first_in, first_out in (("encode_step", ["audio"], ["codes"]),
-                                       ("decode_step", ["codes"], ["audio", "tail"])):
+    for graph, first_in, first_out in (
+        ("encode_step", ["audio"], ["codes"]),
+        ("decode_step", ["codes"], ["audio", "tail"]),
+    ):
         entry = streaming[graph]
         assert entry["file"] in manifest["files"]
         proto = onnx.load(str(directory / entry["file"]))
@@ -46,8 +48,9 @@ def test_step_graphs_carry_the_state_described_in_the_manifest(exported):
         assert [o.name for o in proto.graph.output] == first_out + [f"next.{n}" for n in names]
         for spec, graph_input in zip(entry["state"], proto.graph.input[1:]):
             dims = graph_input.type.tensor_type.shape.dim
-            assert [d.dim_param or d.dim_value for d in dims] == [d if d != "batch" else dims[i].dim_param
-                                                                  for i, d in enumerate(spec["shape"])]
+            assert [d.dim_param or d.dim_value for d in dims] == [
+                d if d != "batch" else dims[i].dim_param for i, d in enumerate(spec["shape"])
+            ]
         props = {p.key: p.value for p in proto.metadata_props}
         assert props["chunk_samples"] == str(CHUNK_FRAMES * 320) and props["codec.graph"] == graph
 

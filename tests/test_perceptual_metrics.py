@@ -48,7 +48,8 @@ def test_eval_reports_perceptual_scores_unless_skipped(tiny_model, tmp_path):
     assert row.scores.dnsmos is not None
     # A random tiny model's output may hold too little voiced audio to embed: then a note says so.
     assert (row.scores.speaker_sim is not None and -1.0 <= row.scores.speaker_sim <= 1.0) or any(
-        "resemblyzer refused" in note for note in full.notes)
+        "resemblyzer refused" in note for note in full.notes
+    )
     assert 1.0 <= full.original_dnsmos <= 5.0
     quick = evaluate(tiny_model, items, progress=False, perceptual=False)
     row = next(s for s in quick.systems if s.role.endswith("full"))

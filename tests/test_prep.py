@@ -72,8 +72,14 @@ def run_cli(argv: list[str]) -> int:
 
 def prep_process(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
-    return subprocess.Popen([sys.executable, "-m", "codec.prep", *args], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "codec.prep", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def children(pid: int) -> list[int]:
@@ -132,8 +138,21 @@ def test_shards_manifest_errors_and_codes(corpus, model_dir, reference):
 @pytest.mark.slow
 def test_kill_midway_then_resume_equals_uninterrupted(tmp_path, corpus, model_dir, reference):
     out = tmp_path / "out"
-    proc = prep_process([str(corpus), "-o", str(out), "--model", str(model_dir), "--shard-size", str(SHARD_SIZE),
-                         "--batch-size", "4", "--num-workers", "1"])
+    proc = prep_process(
+        [
+            str(corpus),
+            "-o",
+            str(out),
+            "--model",
+            str(model_dir),
+            "--shard-size",
+            str(SHARD_SIZE),
+            "--batch-size",
+            "4",
+            "--num-workers",
+            "1",
+        ]
+    )
     deadline = time.monotonic() + 60
     while not (out / "shard-00000.done.json").exists():
         assert proc.poll() is None, proc.stderr.read()
@@ -166,11 +185,21 @@ def test_kill_midway_then_resume_equals_uninterrupted(tmp_path, corpus, model_di
 @pytest.mark.slow
 def test_two_ranks_match_one_rank(tmp_path, corpus, model_dir, reference):
     out = tmp_path / "out"
-    args = [str(corpus), "-o", str(out), "--model", str(model_dir), "--shard-size", str(SHARD_SIZE),
-            "--num-workers", "0"]
+    args = [
+        str(corpus),
+        "-o",
+        str(out),
+        "--model",
+        str(model_dir),
+        "--shard-size",
+        str(SHARD_SIZE),
+        "--num-workers",
+        "0",
+    ]
     proc = prep_process(args, {"RANK": "1", "WORLD_SIZE": "2"})  # the variables torchrun sets
-    rank0 = tokenize_corpus([str(corpus)], out, str(model_dir), shard_size=SHARD_SIZE, num_workers=0,
-                            rank=0, world_size=2)
+    rank0 = tokenize_corpus(
+        [str(corpus)], out, str(model_dir), shard_size=SHARD_SIZE, num_workers=0, rank=0, world_size=2
+    )
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert rank0.shards_written == [0, 2, 4, 6, 8, 10]
@@ -199,19 +228,44 @@ def test_cli_strict_num_codebooks_and_guards(tmp_path, corpus, model_dir, capsys
     assert run_cli([str(tmp_path / "typo"), "-o", str(tmp_path / "nothing"), "--model", str(model_dir)]) == 2
     assert "no input files found" in capsys.readouterr().err
     partial = tmp_path / "partial"
-    assert run_cli([spk2, "-o", str(partial), "--model", str(model_dir), "--shard-size", "10",
-                    "--rank", "1", "--world-size", "2", "--num-workers", "0"]) == 0
+    assert (
+        run_cli(
+            [
+                spk2,
+                "-o",
+                str(partial),
+                "--model",
+                str(model_dir),
+                "--shard-size",
+                "10",
+                "--rank",
+                "1",
+                "--world-size",
+                "2",
+                "--num-workers",
+                "0",
+            ]
+        )
+        == 0
+    )
     assert not (partial / "manifest.json").exists()
     assert run_cli(["-o", str(partial), "--merge-only"]) == 2
     assert "not finished" in capsys.readouterr().err
 
 
 def test_hf_map_function_on_a_datasets_shaped_batch(tiny_model):
-    waves = [speechlike(0.3, 22050, seed=1).numpy(), speechlike(0.5, seed=2).numpy(),
-             np.stack([speechlike(0.2, seed=3).numpy()] * 2, axis=1)]  # [T, 2] stereo
-    batch = {"audio": [{"array": waves[0], "sampling_rate": 22050, "path": "a.wav"},
-                       {"array": waves[1], "sampling_rate": 16000, "path": None},
-                       {"array": waves[2], "sampling_rate": 16000}]}
+    waves = [
+        speechlike(0.3, 22050, seed=1).numpy(),
+        speechlike(0.5, seed=2).numpy(),
+        np.stack([speechlike(0.2, seed=3).numpy()] * 2, axis=1),
+    ]  # [T, 2] stereo
+    batch = {
+        "audio": [
+            {"array": waves[0], "sampling_rate": 22050, "path": "a.wav"},
+            {"array": waves[1], "sampling_rate": 16000, "path": None},
+            {"array": waves[2], "sampling_rate": 16000},
+        ]
+    }
     result = hf_map_function(tiny_model, num_codebooks=3)(batch)
     assert result["n_frames"] == [15, 25, 10]
     for codes, wav, rate in zip(result["codes"], waves, (22050, 16000, 16000)):
@@ -234,15 +288,24 @@ class FakeSplit:
 
 
 def test_datasets_split_as_input(tmp_path, tiny_model):
-    rows = [{"id": f"u{i}", "text": f"hello {i}", "speaker_id": i % 2,
-             "audio": {"array": speechlike(0.2 + 0.1 * i, seed=i).numpy(), "sampling_rate": 16000, "path": f"u{i}.wav"}}
-            for i in (3, 1, 2, 0)]
+    rows = [
+        {
+            "id": f"u{i}",
+            "text": f"hello {i}",
+            "speaker_id": i % 2,
+            "audio": {"array": speechlike(0.2 + 0.1 * i, seed=i).numpy(), "sampling_rate": 16000, "path": f"u{i}.wav"},
+        }
+        for i in (3, 1, 2, 0)
+    ]
     rows[2]["audio"]["array"] = np.zeros(0, dtype=np.float32)
     report = tokenize_corpus(FakeSplit(rows), tmp_path, tiny_model, shard_size=2, num_workers=0)
     assert report.rows == 3 and [Path(p).name for p, _ in report.errors] == ["u2.wav"]
     got = read_rows(tmp_path)
     assert [(r["id"], r["text"], r["speaker"], r["path"]) for r in got] == [
-        ("u0", "hello 0", "0", "u0.wav"), ("u1", "hello 1", "1", "u1.wav"), ("u3", "hello 3", "1", "u3.wav")]
+        ("u0", "hello 0", "0", "u0.wav"),
+        ("u1", "hello 1", "1", "u1.wav"),
+        ("u3", "hello 3", "1", "u3.wav"),
+    ]
     with pytest.raises(PrepFailed, match="1 item"):  # a resumed run still knows the failures of finished shards
         tokenize_corpus(FakeSplit(rows), tmp_path, tiny_model, shard_size=2, num_workers=0, strict=True)
     assert got[1]["n_frames"] == 15

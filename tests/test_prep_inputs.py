@@ -78,10 +78,41 @@ def test_rerun_with_another_codebook_count_says_so(tmp_path, model_dir, capsys):
     corpus.mkdir()
     sf.write(corpus / "a.wav", speechlike(0.3).numpy(), 16000)
     out = tmp_path / "out"
-    assert main(["prep", str(corpus), "-o", str(out), "--model", str(model_dir), "--num-codebooks", "4",
-                 "--num-workers", "0", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "prep",
+                str(corpus),
+                "-o",
+                str(out),
+                "--model",
+                str(model_dir),
+                "--num-codebooks",
+                "4",
+                "--num-workers",
+                "0",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().err == ""
-    assert main(["prep", str(corpus), "-o", str(out), "--model", str(model_dir), "--num-codebooks", "2",
-                 "--num-workers", "0"]) == 2
+    assert (
+        main(
+            [
+                "prep",
+                str(corpus),
+                "-o",
+                str(out),
+                "--model",
+                str(model_dir),
+                "--num-codebooks",
+                "2",
+                "--num-workers",
+                "0",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "different codebook count (4 there, 2 now)" in err and "different model" not in err

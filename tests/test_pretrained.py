@@ -50,14 +50,36 @@ def test_load_by_name_offline_round_trip(tmp_path, monkeypatch):
 def test_non_editable_install_loads_the_shipped_model(tmp_path):
     wheel_dir, target, source = tmp_path / "wheel", tmp_path / "site", tmp_path / "src"
     # Build from a copy: setuptools writes build/ into the source tree and reuses stale files found there.
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "data", "runs", "build", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis"))
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                            "-w", str(wheel_dir), str(source)], capture_output=True, text=True)
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "data", "runs", "build", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis"
+        ),
+    )
+    build = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(wheel_dir),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert build.returncode == 0, build.stderr[-2000:]
     (wheel,) = wheel_dir.glob("speechcodec-*.whl")
-    install = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target),
-                              str(wheel)], capture_output=True, text=True)
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+        capture_output=True,
+        text=True,
+    )
     assert install.returncode == 0, install.stderr[-2000:]
     # -S: no site processing, so the editable install's import hook is not active; only the wheel is.
     script = (
@@ -71,8 +93,14 @@ def test_non_editable_install_loads_the_shipped_model(tmp_path):
         "print(m.detokenize(t).shape[-1], m.model_id)\n"
     )
     env = {**os.environ, "CODEC_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
-    run = subprocess.run([sys.executable, "-S", "-c", script, str(target), sysconfig.get_paths()["purelib"]],
-                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-S", "-c", script, str(target), sysconfig.get_paths()["purelib"]],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.split()[0] == "8000" and SHIPPED in run.stdout
 
@@ -81,8 +109,14 @@ def test_non_editable_install_loads_the_shipped_model(tmp_path):
     data = bytearray(weights.read_bytes())
     data[len(data) // 2] ^= 0xFF
     weights.write_bytes(bytes(data))
-    run = subprocess.run([sys.executable, "-S", "-c", script, str(target), sysconfig.get_paths()["purelib"]],
-                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-S", "-c", script, str(target), sysconfig.get_paths()["purelib"]],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert run.returncode != 0 and "model.safetensors" in run.stderr and "reinstall" in run.stderr
 
 
@@ -95,10 +129,19 @@ def test_finetune_recipe_continues_from_the_shipped_release(tmp_path):
     sf.write(wav, speechlike(1.0, 16000).numpy(), 16000)
     manifest = tmp_path / "m.jsonl"
     manifest.write_text(json.dumps({"path": "utt.wav", "alignment": [[0.0, 0.5, "a"], [0.5, 1.0, "b"]]}) + "\n")
-    cfg = load_train_config(ROOT / "recipes" / "finetune.yaml", [
-        f"out_dir={tmp_path / 'run'}", f"data.train_manifest={manifest}", f"data.valid_manifest={manifest}",
-        "max_steps=1", "data.batch_size=1", "data.segment_seconds=0.4", "eval_every=1000", "threads=1",
-    ])
+    cfg = load_train_config(
+        ROOT / "recipes" / "finetune.yaml",
+        [
+            f"out_dir={tmp_path / 'run'}",
+            f"data.train_manifest={manifest}",
+            f"data.valid_manifest={manifest}",
+            "max_steps=1",
+            "data.batch_size=1",
+            "data.segment_seconds=0.4",
+            "eval_every=1000",
+            "threads=1",
+        ],
+    )
     result = train(cfg)
     assert result.step == 1 and "loss/adversarial" in result.metrics
 

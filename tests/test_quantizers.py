@@ -17,8 +17,9 @@ SHAPE = CodecShape(16000, 320, 12, False)
 def make(kind: str, **kw) -> Quantizer:
     torch.manual_seed(0)
     if kind == "rvq":
-        return ResidualQuantizer(RVQConfig(num_codebooks=3, codebook_size=16, codebook_dim=4, kmeans_init=False, **kw),
-                                 SHAPE)
+        return ResidualQuantizer(
+            RVQConfig(num_codebooks=3, codebook_size=16, codebook_dim=4, kmeans_init=False, **kw), SHAPE
+        )
     return ResidualFSQuantizer(FSQConfig(num_codebooks=3, levels=(5, 3, 3), **kw), SHAPE)
 
 

@@ -3,6 +3,7 @@
 Engine tests need the Debian packages listed in docs/data.md; each engine's tests are
 skipped only when that engine's binary/library is missing.
 """
+
 import json
 import os
 import shutil
@@ -35,8 +36,7 @@ def corpus(tmp_path_factory):
     if not AVAILABLE:
         pytest.skip("no TTS engine installed (apt-get install espeak-ng festival flite ...)")
     out = tmp_path_factory.mktemp("synth")
-    manifest = ss.generate_corpus(out, num_utterances=PER_ENGINE * len(AVAILABLE), seed=3,
-                                  engines=AVAILABLE)
+    manifest = ss.generate_corpus(out, num_utterances=PER_ENGINE * len(AVAILABLE), seed=3, engines=AVAILABLE)
     return out, manifest, _read(manifest)
 
 
@@ -67,7 +67,7 @@ def test_engine_audio_and_alignment(corpus, engine):
         audio, sr = sf.read(out / r["path"], dtype="float32")
         assert sr == 16000 and audio.ndim == 1
         assert abs(len(audio) / sr - r["duration"]) < 1e-3
-        assert np.sqrt(np.mean(audio ** 2)) > 10 ** (-50 / 20), "silent audio"
+        assert np.sqrt(np.mean(audio**2)) > 10 ** (-50 / 20), "silent audio"
         ali = r["alignment"]
         assert ali and all(p in inventory for _, _, p in ali)
         assert sum(p != "sil" for _, _, p in ali) >= 3
@@ -77,11 +77,11 @@ def test_engine_audio_and_alignment(corpus, engine):
             prev = end
         assert ali[0][0] >= 0.0 and abs(ali[-1][1] - r["duration"]) <= 0.05
         # speech (non-silence) should be louder than the labelled silences
-        seg = lambda s, e, audio=audio, sr=sr: audio[int(s * sr):int(e * sr)]  # noqa: E731
+        seg = lambda s, e, audio=audio, sr=sr: audio[int(s * sr) : int(e * sr)]  # noqa: E731
         speech = np.concatenate([seg(s, e) for s, e, p in ali if p != "sil"])
         sil = np.concatenate([seg(s, e) for s, e, p in ali if p == "sil"] + [speech[:0]])
         if len(sil) > 0.05 * sr:
-            assert np.mean(speech ** 2) > 10 * np.mean(sil ** 2)
+            assert np.mean(speech**2) > 10 * np.mean(sil**2)
 
 
 @pytest.mark.slow
@@ -100,8 +100,9 @@ def test_deterministic_and_resume(corpus, tmp_path):
 def test_heldout_speakers(tmp_path):
     if "espeak" not in AVAILABLE:
         pytest.skip("espeak-ng not installed")
-    ss.generate_corpus(tmp_path, num_utterances=4, seed=1, engines=["espeak"],
-                       heldout_speakers=2, heldout_utterances=3, timbres=1)
+    ss.generate_corpus(
+        tmp_path, num_utterances=4, seed=1, engines=["espeak"], heldout_speakers=2, heldout_utterances=3, timbres=1
+    )
     train, held = _read(tmp_path / "manifest.jsonl"), _read(tmp_path / "manifest_heldout.jsonl")
     assert len(train) == 4 and len(held) == 3
     assert not {r["speaker"] for r in train} & {r["speaker"] for r in held}
@@ -138,21 +139,23 @@ def test_text_cleaning_and_fallback(tmp_path):
     assert ss.clean_sentence("too short") is None
     assert ss.clean_sentence("Numbers like 42 are out.") is None
     assert ss.clean_sentence("The NASA launch was late.") is None
-    assert ss.load_texts(str(tmp_path / "none"), str(tmp_path / "none")) == tuple(
-        sorted(ss.BUILTIN_SENTENCES))
+    assert ss.load_texts(str(tmp_path / "none"), str(tmp_path / "none")) == tuple(sorted(ss.BUILTIN_SENTENCES))
 
 
 @pytest.mark.slow
 def test_cli_help():
-    r = subprocess.run([sys.executable, str(ROOT / "recipes/data/synthetic_speech.py"), "--help"],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "recipes/data/synthetic_speech.py"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0 and "--num-utterances" in r.stdout and "--heldout-speakers" in r.stdout
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
 def test_cli_main_small_run(tmp_path):
-    ss.main([str(tmp_path), "--num-utterances", "2", "--engines", "espeak", "--jobs", "1",
-             "--quiet", "--timbres", "1"])
+    ss.main([str(tmp_path), "--num-utterances", "2", "--engines", "espeak", "--jobs", "1", "--quiet", "--timbres", "1"])
     recs = _read(tmp_path / "manifest.jsonl")
     assert len(recs) == 2 and all(r["engine"] == "espeak" for r in recs)

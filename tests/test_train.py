@@ -43,13 +43,28 @@ def write_corpus(directory: Path, count: int = 6, bad: bool = False) -> Path:
 
 def tiny_overrides(run_dir: Path, manifest: Path, steps: int) -> list[str]:
     return [
-        f"out_dir={run_dir}", f"data.train_manifest={manifest}", f"data.valid_manifest={manifest}",
-        f"max_steps={steps}", "log_every=1", "eval_every=1000", "checkpoint_every=1", "keep_last=10",
-        "data.batch_size=2", "data.segment_seconds=0.4", "loss.mel_only_steps=1", "threads=1",
-        "model.encoder.dim=32", "model.encoder.num_layers=1", "model.decoder.dim=32",
-        "model.decoder.intermediate_dim=64", "model.decoder.num_layers=1",
-        "discriminator.periods=[2,3]", "discriminator.stft_windows=[256]", "discriminator.channels=4",
-        "discriminator.period_max_channels=16", "model.quantizer.codebook_size=32",
+        f"out_dir={run_dir}",
+        f"data.train_manifest={manifest}",
+        f"data.valid_manifest={manifest}",
+        f"max_steps={steps}",
+        "log_every=1",
+        "eval_every=1000",
+        "checkpoint_every=1",
+        "keep_last=10",
+        "data.batch_size=2",
+        "data.segment_seconds=0.4",
+        "loss.mel_only_steps=1",
+        "threads=1",
+        "model.encoder.dim=32",
+        "model.encoder.num_layers=1",
+        "model.decoder.dim=32",
+        "model.decoder.intermediate_dim=64",
+        "model.decoder.num_layers=1",
+        "discriminator.periods=[2,3]",
+        "discriminator.stft_windows=[256]",
+        "discriminator.channels=4",
+        "discriminator.period_max_channels=16",
+        "model.quantizer.codebook_size=32",
     ]
 
 
@@ -67,8 +82,14 @@ def test_tiny_run_checkpoints_and_resumes_exactly(tmp_path):
     assert list((straight / "tensorboard").glob("events.out.tfevents.*"))
     ckpt = latest_checkpoint(straight)
     assert ckpt.name == "step_00000003"
-    assert {"config.json", "model.safetensors", "discriminator.safetensors", "aux.safetensors",
-            "trainer_state.pt", "train_config.yaml"} <= {p.name for p in ckpt.iterdir()}
+    assert {
+        "config.json",
+        "model.safetensors",
+        "discriminator.safetensors",
+        "aux.safetensors",
+        "trainer_state.pt",
+        "train_config.yaml",
+    } <= {p.name for p in ckpt.iterdir()}
     assert load_trainer_state(ckpt)["step"] == 3
     assert Codec.from_pretrained(ckpt).num_codebooks == 4
 
@@ -84,8 +105,10 @@ def test_tiny_run_checkpoints_and_resumes_exactly(tmp_path):
 def test_bf16_autocast_step_runs(tmp_path):
     """The GPU path (bf16 autocast) exercised on the CPU: every loss finite after a GAN step."""
     manifest = write_corpus(tmp_path / "data", count=2)
-    cfg = load_train_config(ROOT / "recipes" / "tiny.yaml", tiny_overrides(tmp_path / "run", manifest, 2)
-                            + ["precision=bf16", "checkpoint_every=100"])
+    cfg = load_train_config(
+        ROOT / "recipes" / "tiny.yaml",
+        tiny_overrides(tmp_path / "run", manifest, 2) + ["precision=bf16", "checkpoint_every=100"],
+    )
     result = train(cfg)
     assert result.step == 2 and "loss/adversarial" in result.metrics
     assert all(torch.isfinite(torch.tensor(v)) for v in result.metrics.values())
@@ -94,8 +117,10 @@ def test_bf16_autocast_step_runs(tmp_path):
 @pytest.mark.slow
 def test_bad_files_are_skipped_and_counted(tmp_path, caplog):
     manifest = write_corpus(tmp_path / "data", count=3, bad=True)
-    cfg = load_train_config(ROOT / "recipes" / "tiny.yaml", tiny_overrides(tmp_path / "run", manifest, 4)
-                            + ["data.batch_size=4", "checkpoint_every=100"])
+    cfg = load_train_config(
+        ROOT / "recipes" / "tiny.yaml",
+        tiny_overrides(tmp_path / "run", manifest, 4) + ["data.batch_size=4", "checkpoint_every=100"],
+    )
     result = train(cfg)
     assert result.step == 4
     assert metrics_at(tmp_path / "run", 4)["data/skipped_items"] > 0
@@ -122,8 +147,12 @@ def test_each_teacher_adapter_trains(tmp_path, kind):
 @pytest.mark.slow
 def test_export_folds_weight_norm_and_finetune_starts_from_it(tmp_path):
     manifest = write_corpus(tmp_path / "data", count=2)
-    base = tiny_overrides(tmp_path / "run", manifest, 1) + ["model.encoder.kind=conv", "model.decoder.kind=conv",
-                                                           "model.encoder.channels=2", "model.decoder.channels=32"]
+    base = tiny_overrides(tmp_path / "run", manifest, 1) + [
+        "model.encoder.kind=conv",
+        "model.decoder.kind=conv",
+        "model.encoder.channels=2",
+        "model.decoder.channels=32",
+    ]
     train(load_train_config(ROOT / "recipes" / "tiny.yaml", base))
     from codec.cli import main
 
@@ -149,9 +178,23 @@ def test_torchrun_two_process_gloo_keeps_replicas_identical(tmp_path):
     manifest = write_corpus(tmp_path / "data", count=4)
     args = tiny_overrides(tmp_path / "run", manifest, 2) + ["checkpoint_every=100"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    run = subprocess.run([str(Path(sys.executable).parent / "torchrun"), "--standalone", "--nproc_per_node", "2",
-                          "-m", "codec", "train", str(ROOT / "recipes" / "tiny.yaml"), *args],
-                         capture_output=True, text=True, env=env, timeout=300)
+    run = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "torchrun"),
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            "-m",
+            "codec",
+            "train",
+            str(ROOT / "recipes" / "tiny.yaml"),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     assert "replicas identical across 2 ranks" in run.stderr
 
@@ -172,14 +215,24 @@ def test_librispeech_manifest_builder(tmp_path):
         sf.write(chapter / f"{utt}.flac", speechlike(0.8).numpy(), 16000)
     (chapter / "19-198.trans.txt").write_text("19-198-0000 HELLO WORLD\n19-198-0001 GOOD BYE\n")
     out = tmp_path / "manifests" / "train.jsonl"
-    run = subprocess.run([sys.executable, str(ROOT / "recipes" / "data" / "librispeech_manifest.py"),
-                          str(tmp_path / "LibriSpeech"), str(out)], capture_output=True, text=True)
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "recipes" / "data" / "librispeech_manifest.py"),
+            str(tmp_path / "LibriSpeech"),
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stderr
     from codec.data.manifest import read_utterances
 
     rows = read_utterances(out)
     assert [(r.id, r.text, r.speaker, r.duration) for r in rows] == [
-        ("19-198-0000", "HELLO WORLD", "19", 0.8), ("19-198-0001", "GOOD BYE", "19", 0.8)]
+        ("19-198-0000", "HELLO WORLD", "19", 0.8),
+        ("19-198-0001", "GOOD BYE", "19", 0.8),
+    ]
     assert all(r.path.is_file() for r in rows)
 
 
@@ -203,8 +256,10 @@ def test_discriminator_sub_crop_trains_and_is_a_window_of_the_segment(tmp_path):
     from codec.train.step import _judge_window
 
     manifest = write_corpus(tmp_path / "data")
-    cfg = load_train_config(ROOT / "recipes" / "tiny.yaml",
-                            tiny_overrides(tmp_path / "crop", manifest, 2) + ["discriminator.crop_seconds=0.2"])
+    cfg = load_train_config(
+        ROOT / "recipes" / "tiny.yaml",
+        tiny_overrides(tmp_path / "crop", manifest, 2) + ["discriminator.crop_seconds=0.2"],
+    )
     torch.manual_seed(0)
     window = _judge_window(cfg, 6400, 16000)
     assert window.stop - window.start == 3200 and 0 <= window.start <= 3200

@@ -48,8 +48,9 @@ def test_phones_teacher_without_alignments_trains_without_distillation(tmp_path,
     rows = [json.loads(line) for line in manifest.read_text().splitlines()]
     plain = tmp_path / "data" / "plain.jsonl"
     plain.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "alignment"}) + "\n" for r in rows))
-    cfg = load_train_config(ROOT / "recipes" / "tiny.yaml",
-                            tiny_overrides(tmp_path / "run", plain, 1) + ["checkpoint_every=100"])
+    cfg = load_train_config(
+        ROOT / "recipes" / "tiny.yaml", tiny_overrides(tmp_path / "run", plain, 1) + ["checkpoint_every=100"]
+    )
     assert cfg.teacher.kind == "phones"
     with caplog.at_level(logging.WARNING, logger="codec.train"):
         result = train(cfg)
@@ -65,8 +66,19 @@ def test_finetune_recipe_runs_on_plain_audio(tmp_path):
     rows = [json.loads(line) for line in manifest.read_text().splitlines()]
     plain = tmp_path / "data" / "plain.jsonl"
     plain.write_text("".join(json.dumps({"path": r["path"]}) + "\n" for r in rows))
-    cfg = load_train_config(ROOT / "recipes" / "finetune.yaml", [
-        f"out_dir={tmp_path / 'run'}", f"data.train_manifest={plain}", f"data.valid_manifest={plain}",
-        "eval_every=1000", "max_steps=1",
-        "data.batch_size=2", "data.segment_seconds=0.4", "threads=1", "checkpoint_every=100", "data.num_workers=0"])
+    cfg = load_train_config(
+        ROOT / "recipes" / "finetune.yaml",
+        [
+            f"out_dir={tmp_path / 'run'}",
+            f"data.train_manifest={plain}",
+            f"data.valid_manifest={plain}",
+            "eval_every=1000",
+            "max_steps=1",
+            "data.batch_size=2",
+            "data.segment_seconds=0.4",
+            "threads=1",
+            "checkpoint_every=100",
+            "data.num_workers=0",
+        ],
+    )
     assert train(cfg).step == 1

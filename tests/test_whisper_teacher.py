@@ -17,8 +17,20 @@ from tests.test_train import ROOT, tiny_overrides
 ctranslate2 = pytest.importorskip("ctranslate2")
 
 D_MODEL, MELS = 64, 80
-TOKENS = ["<|endoftext|>", "<|startoftranscript|>", "<|en|>", "<|translate|>", "<|transcribe|>", "<|startoflm|>",
-          "<|startofprev|>", "<|nocaptions|>", "<|notimestamps|>", "a", "b", "<|0.00|>"]
+TOKENS = [
+    "<|endoftext|>",
+    "<|startoftranscript|>",
+    "<|en|>",
+    "<|translate|>",
+    "<|transcribe|>",
+    "<|startoflm|>",
+    "<|startofprev|>",
+    "<|nocaptions|>",
+    "<|notimestamps|>",
+    "a",
+    "b",
+    "<|0.00|>",
+]
 
 
 def variable_shape(scope: str) -> tuple[int, ...]:
@@ -44,8 +56,9 @@ def write_tiny_whisper(directory: Path) -> Path:
     from ctranslate2.specs import model_spec, whisper_spec
 
     rng = np.random.default_rng(0)
-    spec = whisper_spec.WhisperSpec(num_encoder_layers=1, num_encoder_heads=2, num_decoder_layers=1,
-                                    num_decoder_heads=2)
+    spec = whisper_spec.WhisperSpec(
+        num_encoder_layers=1, num_encoder_heads=2, num_decoder_layers=1, num_decoder_heads=2
+    )
 
     def fill(layer: object, scope: str, value: object) -> None:
         leaf = scope.split("/")[-1]
@@ -122,8 +135,13 @@ def test_whisper_states_teach_a_tiny_training_run(tmp_path, tiny_whisper):
 
     manifest = write_manifest(tmp_path / "data")
     assert main(["prep-teacher", str(manifest), "--whisper-encoder", str(tiny_whisper), "--suffix", "whisper"]) == 0
-    extra = ["teacher.kind=precomputed", "teacher.suffix=whisper", f"teacher.dim={D_MODEL}", "max_steps=1",
-             "checkpoint_every=100"]
+    extra = [
+        "teacher.kind=precomputed",
+        "teacher.suffix=whisper",
+        f"teacher.dim={D_MODEL}",
+        "max_steps=1",
+        "checkpoint_every=100",
+    ]
     cfg = load_train_config(ROOT / "recipes" / "tiny.yaml", tiny_overrides(tmp_path / "run", manifest, 1) + extra)
     assert train(cfg).metrics["loss/distill"] > 0
 

@@ -21,24 +21,41 @@ examples:
 
 def add_parser(sub) -> None:
     """Register `bench`."""
-    cmd = sub.add_parser("bench", help="measure tokenize/detokenize speed and memory",
-                         description="Benchmark tokenize and detokenize speed and peak memory on this machine.",
-                         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    cmd = sub.add_parser(
+        "bench",
+        help="measure tokenize/detokenize speed and memory",
+        description="Benchmark tokenize and detokenize speed and peak memory on this machine.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     source = cmd.add_mutually_exclusive_group()
-    source.add_argument("--model", default=None,
-                        help=f"checkpoint directory (or registered name); default {DEFAULT_MODEL}, the shipped model")
-    source.add_argument("--config", metavar="default|YAML",
-                        help="random weights: `default` (the default speech config) or a model config YAML; "
-                             "measured with both decoder kinds (vocoder, conv)")
+    source.add_argument(
+        "--model",
+        default=None,
+        help=f"checkpoint directory (or registered name); default {DEFAULT_MODEL}, the shipped model",
+    )
+    source.add_argument(
+        "--config",
+        metavar="default|YAML",
+        help="random weights: `default` (the default speech config) or a model config YAML; "
+        "measured with both decoder kinds (vocoder, conv)",
+    )
     cmd.add_argument("--seconds", type=float, default=10.0, help="audio seconds per item (default 10)")
     cmd.add_argument("--threads", type=_int_list, default=[1], metavar="N,N", help="torch threads (default 1)")
     cmd.add_argument("--batch", type=_int_list, default=[1], metavar="B,B", help="batch sizes (default 1)")
     cmd.add_argument("--repeats", type=int, default=3, help="timed repeats after the warm-up (default 3)")
-    cmd.add_argument("--backends", type=_backend_list, default=["torch"], metavar="B,B",
-                     help="with --model: backends measured as separate systems, of torch, onnx, onnx-int8 "
-                          "(default torch)")
-    cmd.add_argument("--peers", action="store_true",
-                     help="also measure EnCodec, DAC, SpeechTokenizer, SNAC and Mimi (random weights) where installed")
+    cmd.add_argument(
+        "--backends",
+        type=_backend_list,
+        default=["torch"],
+        metavar="B,B",
+        help="with --model: backends measured as separate systems, of torch, onnx, onnx-int8 (default torch)",
+    )
+    cmd.add_argument(
+        "--peers",
+        action="store_true",
+        help="also measure EnCodec, DAC, SpeechTokenizer, SNAC and Mimi (random weights) where installed",
+    )
     cmd.add_argument("--json", action="store_true", help="print JSON rows instead of a Markdown table")
     cmd.add_argument("--no-progress", action="store_true", help="no progress bar")
 

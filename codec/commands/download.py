@@ -19,16 +19,25 @@ example: MODEL_DIR=$(codec download https://example.org/models/my-codec/)
 
 def add_parser(sub) -> None:
     """Register `download`."""
-    cmd = sub.add_parser("download", help="download a registered or remote checkpoint",
-                         description="Download a checkpoint (verified by sha256) and print its local directory.",
-                         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    cmd = sub.add_parser(
+        "download",
+        help="download a registered or remote checkpoint",
+        description="Download a checkpoint (verified by sha256) and print its local directory.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     cmd.add_argument("model", nargs="?", metavar="MODEL", help="registered name, hf://org/repo@rev or http(s) URL")
     cmd.add_argument("--list", action="store_true", help="list the registered models instead")
     cmd.add_argument("--json", action="store_true", help="with --list: print JSON")
     cmd.add_argument("--cache-dir", default=None, help="cache root (default $CODEC_CACHE or ~/.cache/codec)")
     cmd.add_argument("--offline", action="store_true", default=None, help="use the cache only (like CODEC_OFFLINE=1)")
-    cmd.add_argument("--registry", action="append", default=None, metavar="FILE",
-                     help="extra registry file (repeatable; its entries override the packaged ones)")
+    cmd.add_argument(
+        "--registry",
+        action="append",
+        default=None,
+        metavar="FILE",
+        help="extra registry file (repeatable; its entries override the packaged ones)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

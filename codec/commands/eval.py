@@ -17,28 +17,58 @@ example: codec eval --model ./my-codec data/test.jsonl --report reports/test --n
 
 def add_parser(sub) -> None:
     """Register `eval`."""
-    cmd = sub.add_parser("eval", help="score reconstructions against the originals (and classic codecs)",
-                         description="Tokenize, detokenize with k codebooks and score against the originals: "
-                                     "log-mel, STFT, SI-SDR, PESQ-WB, STOI, bitrates, codebook usage, "
-                                     "phone purity/PNMI, optional WER/CER. See docs/evaluation.md.",
-                         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    cmd = sub.add_parser(
+        "eval",
+        help="score reconstructions against the originals (and classic codecs)",
+        description="Tokenize, detokenize with k codebooks and score against the originals: "
+        "log-mel, STFT, SI-SDR, PESQ-WB, STOI, bitrates, codebook usage, "
+        "phone purity/PNMI, optional WER/CER. See docs/evaluation.md.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     cmd.add_argument("data", nargs="+", metavar="DATA", help="audio file, directory, glob or manifest")
     cmd.add_argument("--model", required=True, help="checkpoint directory (or registered name)")
-    cmd.add_argument("--num-codebooks", type=_int_list, default=None, metavar="K,K,...",
-                     help="codebook counts to score (default 1,2,4,... up to K); coarse and full are always added")
-    cmd.add_argument("--report", type=Path, default=Path("eval_report"), metavar="DIR",
-                     help="where report.json, report.md and the PNGs go (default ./eval_report)")
-    cmd.add_argument("--baselines", default="opus,codec2", metavar="LIST",
-                     help="classic codecs to score: opus, codec2 (comma-separated) or none (default opus,codec2)")
-    cmd.add_argument("--asr-model", type=Path, default=None, metavar="DIR",
-                     help="local faster-whisper (CTranslate2) model directory for WER/CER; nothing is downloaded")
+    cmd.add_argument(
+        "--num-codebooks",
+        type=_int_list,
+        default=None,
+        metavar="K,K,...",
+        help="codebook counts to score (default 1,2,4,... up to K); coarse and full are always added",
+    )
+    cmd.add_argument(
+        "--report",
+        type=Path,
+        default=Path("eval_report"),
+        metavar="DIR",
+        help="where report.json, report.md and the PNGs go (default ./eval_report)",
+    )
+    cmd.add_argument(
+        "--baselines",
+        default="opus,codec2",
+        metavar="LIST",
+        help="classic codecs to score: opus, codec2 (comma-separated) or none (default opus,codec2)",
+    )
+    cmd.add_argument(
+        "--asr-model",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="local faster-whisper (CTranslate2) model directory for WER/CER; nothing is downloaded",
+    )
     cmd.add_argument("--max-files", type=int, default=None, metavar="N", help="evaluate only the first N files")
     cmd.add_argument("--device", default="cpu", help="torch device (default cpu)")
-    cmd.add_argument("--backend", default="torch", choices=["auto", "torch", "onnx", "onnx-int8"],
-                     help="inference backend (default torch, the reference; onnx-int8 to score int8's quality)")
+    cmd.add_argument(
+        "--backend",
+        default="torch",
+        choices=["auto", "torch", "onnx", "onnx-int8"],
+        help="inference backend (default torch, the reference; onnx-int8 to score int8's quality)",
+    )
     cmd.add_argument("--no-progress", action="store_true", help="no progress bar")
-    cmd.add_argument("--no-perceptual", action="store_true",
-                     help="skip DNSMOS and speaker similarity (the slowest metrics; e.g. for quick A/B scoring)")
+    cmd.add_argument(
+        "--no-perceptual",
+        action="store_true",
+        help="skip DNSMOS and speaker similarity (the slowest metrics; e.g. for quick A/B scoring)",
+    )
 
 
 def _int_list(text: str) -> list[int]:
@@ -79,8 +109,15 @@ def run(args: argparse.Namespace) -> int:
     for note in selection.notes:
         print(f"note: {note}", file=sys.stderr)
     model = load_backend(args.model, device=args.device, backend=args.backend)
-    report = evaluate(model, items, args.num_codebooks, selection.baselines, transcriber,
-                      progress=not args.no_progress, perceptual=not args.no_perceptual)
+    report = evaluate(
+        model,
+        items,
+        args.num_codebooks,
+        selection.baselines,
+        transcriber,
+        progress=not args.no_progress,
+        perceptual=not args.no_perceptual,
+    )
     report.failed = [(line.partition(": ")[0], line.partition(": ")[2]) for line in errors] + report.failed
     if report.failed:
         report.notes.append(f"{len(report.failed)} input(s) failed and are not scored (see `failed` in report.json)")

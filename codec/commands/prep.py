@@ -35,25 +35,34 @@ example: codec prep corpus/ manifest.jsonl -o tokens/ --model ./my-codec --num-c
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register `prep` on a subparsers object and return its parser."""
-    cmd = subparsers.add_parser("prep", help="corpus -> Parquet token shards (resumable, multi-rank)",
-                                description=DESCRIPTION, epilog=EPILOG,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    cmd = subparsers.add_parser(
+        "prep",
+        help="corpus -> Parquet token shards (resumable, multi-rank)",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     cmd.add_argument("inputs", nargs="*", metavar="INPUT", help="directory, quoted glob or manifest (.txt/.jsonl/.csv)")
     cmd.add_argument("-o", "--out-dir", required=True, type=Path, help="directory for shards and manifest.json")
     cmd.add_argument("--model", help="checkpoint directory (or registered name); required unless --merge-only")
     cmd.add_argument("--num-codebooks", type=int, default=None, help="keep the first K codebooks (default: all)")
-    cmd.add_argument("--shard-size", type=int, default=1000,
-                     help="items per shard (default 1000); keep it when resuming")
+    cmd.add_argument(
+        "--shard-size", type=int, default=1000, help="items per shard (default 1000); keep it when resuming"
+    )
     cmd.add_argument("--batch-size", type=int, default=16, help="utterances per model call (default 16)")
     cmd.add_argument("--num-workers", type=int, default=2, help="audio-decoding processes (default 2; 0 = in-process)")
     cmd.add_argument("--rank", type=int, default=None, help="this process's rank (default: $RANK or 0)")
     cmd.add_argument("--world-size", type=int, default=None, help="number of ranks (default: $WORLD_SIZE or 1)")
-    cmd.add_argument("--device", default="cpu",
-                     help="torch device, e.g. cpu, cuda, cuda:1; 'cuda-local' = cuda:$LOCAL_RANK (default cpu)")
+    cmd.add_argument(
+        "--device",
+        default="cpu",
+        help="torch device, e.g. cpu, cuda, cuda:1; 'cuda-local' = cuda:$LOCAL_RANK (default cpu)",
+    )
     cmd.add_argument("--strict", action="store_true", help="exit with status 1 if any item failed")
     cmd.add_argument("--quiet", action="store_true", help="no progress bar or summary (errors are still printed)")
-    cmd.add_argument("--merge-only", action="store_true",
-                     help="only write manifest.json + errors.jsonl from the shards")
+    cmd.add_argument(
+        "--merge-only", action="store_true", help="only write manifest.json + errors.jsonl from the shards"
+    )
     return cmd
 
 
@@ -67,23 +76,36 @@ def run(args: argparse.Namespace) -> int:
             return 0
         if not args.inputs or not args.model:
             raise ValueError("INPUT(s) and --model are required (unless --merge-only)")
-        report = tokenize_corpus(args.inputs, args.out_dir, args.model, num_codebooks=args.num_codebooks,
-                                 shard_size=args.shard_size, batch_size=args.batch_size, num_workers=args.num_workers,
-                                 rank=args.rank, world_size=args.world_size, device=_device(args.device),
-                                 quiet=args.quiet)
+        report = tokenize_corpus(
+            args.inputs,
+            args.out_dir,
+            args.model,
+            num_codebooks=args.num_codebooks,
+            shard_size=args.shard_size,
+            batch_size=args.batch_size,
+            num_workers=args.num_workers,
+            rank=args.rank,
+            world_size=args.world_size,
+            device=_device(args.device),
+            quiet=args.quiet,
+        )
     except (FileNotFoundError, ValueError) as err:
         print(f"codec prep: error: {err}", file=sys.stderr)
         return 2
     if args.quiet:
         return 1 if args.strict and report.errors else 0
-    print(f"rank {report.rank}/{report.world_size}: {len(report.shards_written)} shard(s) written, "
-          f"{len(report.shards_skipped)} already done, {report.rows} rows, {report.audio_seconds / 3600:.3f} h, "
-          f"{len(report.errors)} failed", file=sys.stderr)
+    print(
+        f"rank {report.rank}/{report.world_size}: {len(report.shards_written)} shard(s) written, "
+        f"{len(report.shards_skipped)} already done, {report.rows} rows, {report.audio_seconds / 3600:.3f} h, "
+        f"{len(report.errors)} failed",
+        file=sys.stderr,
+    )
     if report.manifest:
         print(f"wrote {report.manifest}", file=sys.stderr)
     else:
-        print("other ranks still running: the last to finish writes manifest.json (or use --merge-only)",
-              file=sys.stderr)
+        print(
+            "other ranks still running: the last to finish writes manifest.json (or use --merge-only)", file=sys.stderr
+        )
     return 1 if args.strict and report.errors else 0
 
 

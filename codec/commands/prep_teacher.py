@@ -27,15 +27,23 @@ Audio is cut into Whisper's 30 s windows; the last is zero-padded and the states
 
 def add_parser(sub) -> None:
     """Register `prep-teacher`."""
-    cmd = sub.add_parser("prep-teacher", help="precompute semantic-teacher features for a manifest",
-                         description="Run a torchaudio speech model (or a Whisper encoder) over every file "
-                                     "of a manifest and store one layer's features beside the audio.",
-                         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    cmd = sub.add_parser(
+        "prep-teacher",
+        help="precompute semantic-teacher features for a manifest",
+        description="Run a torchaudio speech model (or a Whisper encoder) over every file "
+        "of a manifest and store one layer's features beside the audio.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     cmd.add_argument("manifest", help="JSONL/CSV manifest with a `path` column")
     which = cmd.add_mutually_exclusive_group()
     which.add_argument("--model", help="torchaudio.models builder or pipeline name (default: hubert_base)")
-    which.add_argument("--whisper-encoder", metavar="DIR", default="",
-                       help="CTranslate2 (faster-whisper) Whisper model directory: store its encoder states")
+    which.add_argument(
+        "--whisper-encoder",
+        metavar="DIR",
+        default="",
+        help="CTranslate2 (faster-whisper) Whisper model directory: store its encoder states",
+    )
     cmd.add_argument("--layer", type=int, default=9, help="transformer layer whose output is stored (--model)")
     cmd.add_argument("--weights", default="", help="local weights file for a builder name (--model)")
     cmd.add_argument("--random-init", action="store_true", help="random weights (--model; smoke tests only)")
@@ -61,8 +69,9 @@ def torchaudio_extractor(args: argparse.Namespace) -> tuple[Extract, float, dict
     from codec.models.teachers import TeacherConfig
 
     model = args.model or "hubert_base"  # no argparse default: it would hide a clash with --whisper-encoder
-    cfg = TeacherConfig(kind="torchaudio", model=model, layer=args.layer, weights=args.weights,
-                        random_init=args.random_init)
+    cfg = TeacherConfig(
+        kind="torchaudio", model=model, layer=args.layer, weights=args.weights, random_init=args.random_init
+    )
     return feature_extractor(cfg, args.device, {"model": model, "layer": str(args.layer)})
 
 
@@ -83,8 +92,9 @@ def feature_extractor(cfg: object, device: str, metadata: dict[str, str]) -> tup
     return (lambda wav, rate: extract_features(model, wav, rate, device)), float(model.frame_rate), metadata
 
 
-def write_features(args: argparse.Namespace, extract: Extract, frame_rate: float,
-                   metadata: dict[str, str]) -> tuple[int, int, int]:
+def write_features(
+    args: argparse.Namespace, extract: Extract, frame_rate: float, metadata: dict[str, str]
+) -> tuple[int, int, int]:
     """Run `extract` over the manifest, skipping existing files unless --force; (written, width, failed)."""
     import torch
     from safetensors.torch import save as save_bytes
@@ -108,8 +118,7 @@ def write_features(args: argparse.Namespace, extract: Extract, frame_rate: float
             continue
         features = extract(to_mono(wav).reshape(-1), rate)
         dim = features.shape[-1]
-        payload = {"features": features.to("cpu", torch.float16).contiguous(),
-                   "frame_rate": torch.tensor([frame_rate])}
+        payload = {"features": features.to("cpu", torch.float16).contiguous(), "frame_rate": torch.tensor([frame_rate])}
         atomic_write_bytes(target, save_bytes(payload, metadata=metadata))
         written += 1
     return written, dim, failed

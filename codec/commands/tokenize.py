@@ -18,8 +18,13 @@ example: codec tokenize corpus/ -o tokens/ --model ./my-codec --num-codebooks 4
 
 def add_parser(sub) -> None:
     """Register `tokenize`."""
-    cmd = sub.add_parser("tokenize", help="audio files -> tokens files", description="Turn audio into tokens.",
-                         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    cmd = sub.add_parser(
+        "tokenize",
+        help="audio files -> tokens files",
+        description="Turn audio into tokens.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     cmd.add_argument("inputs", nargs="+", metavar="INPUT", help="audio file, directory, glob or manifest")
     cmd.add_argument("-o", "--out-dir", required=True, type=Path, help="where tokens files are written")
     cmd.add_argument("--model", required=True, help="checkpoint directory, registered name, hf://org/repo@rev or URL")
@@ -32,6 +37,17 @@ def run(args: argparse.Namespace) -> int:
     from codec.io.audio import AUDIO_EXTENSIONS
     from codec.jobs.batch import TOKENS_SUFFIX, tokenize_files
 
-    return run_file_job(args, TOKENS_SUFFIX, AUDIO_EXTENSIONS, lambda model, planned, report: tokenize_files(
-        model, planned, report, num_codebooks=args.num_codebooks, batch_size=args.batch_size,
-        exclusive=not args.force, quiet=args.quiet))
+    return run_file_job(
+        args,
+        TOKENS_SUFFIX,
+        AUDIO_EXTENSIONS,
+        lambda model, planned, report: tokenize_files(
+            model,
+            planned,
+            report,
+            num_codebooks=args.num_codebooks,
+            batch_size=args.batch_size,
+            exclusive=not args.force,
+            quiet=args.quiet,
+        ),
+    )

@@ -14,9 +14,13 @@ Many processes / GPUs: torchrun --nproc_per_node 4 -m codec train recipes/speech
 
 def add_parser(sub) -> None:
     """Register `train`."""
-    cmd = sub.add_parser("train", help="train a codec from a YAML recipe",
-                         description="Train (or resume) a codec from a YAML recipe.", epilog=EPILOG,
-                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    cmd = sub.add_parser(
+        "train",
+        help="train a codec from a YAML recipe",
+        description="Train (or resume) a codec from a YAML recipe.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     cmd.add_argument("recipe", help="recipe YAML (see recipes/)")
     cmd.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted config overrides")
 

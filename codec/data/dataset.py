@@ -41,8 +41,15 @@ class Batch:
 class CropDataset(Dataset):
     """Index by (utterance, seed): reads only the crop from disk, resamples, pads to `segment_samples`."""
 
-    def __init__(self, utterances: list[Utterance], sample_rate: int, segment_samples: int, frame_rate: float,
-                 phone_ids: dict[str, int] | None = None, teacher_suffix: str | None = None) -> None:
+    def __init__(
+        self,
+        utterances: list[Utterance],
+        sample_rate: int,
+        segment_samples: int,
+        frame_rate: float,
+        phone_ids: dict[str, int] | None = None,
+        teacher_suffix: str | None = None,
+    ) -> None:
         self.utterances = utterances
         self.sample_rate = sample_rate
         self.segment_samples = segment_samples
@@ -118,8 +125,13 @@ def collate(crops: list[Crop | None]) -> Batch:
     teachers = [c.teacher for c in good if c.teacher is not None]
     count = max((t.shape[0] for t in teachers), default=0)
     padded = [torch.nn.functional.pad(t, (0, 0, 0, count - t.shape[0])) for t in teachers]
-    return Batch(torch.stack([c.audio for c in good]), torch.tensor([c.length for c in good]),
-                 torch.stack(phones) if phones else None, torch.stack(padded) if padded else None, skipped)
+    return Batch(
+        torch.stack([c.audio for c in good]),
+        torch.tensor([c.length for c in good]),
+        torch.stack(phones) if phones else None,
+        torch.stack(padded) if padded else None,
+        skipped,
+    )
 
 
 class StepSampler(torch.utils.data.Sampler):

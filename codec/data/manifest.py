@@ -61,12 +61,14 @@ def read_utterances(manifest: str | Path) -> list[Utterance]:
     for row in rows:
         path = Path(row["path"])
         path = path if path.is_absolute() else base / path
-        utterances.append(Utterance(
-            path=path,
-            id=str(row.get("id") or path.stem),
-            duration=float(row["duration"]) if row.get("duration") not in (None, "") else None,
-            text=row.get("text") or None,
-            speaker=row.get("speaker") or None,
-            alignment=parse_alignment(row.get("alignment")),
-        ))
+        utterances.append(
+            Utterance(
+                path=path,
+                id=str(row.get("id") or path.stem),
+                duration=float(row["duration"]) if row.get("duration") not in (None, "") else None,
+                text=row.get("text") or None,
+                speaker=row.get("speaker") or None,
+                alignment=parse_alignment(row.get("alignment")),
+            )
+        )
     return utterances

@@ -65,9 +65,7 @@ class PeriodDiscriminator(nn.Module):
 class MultiPeriodDiscriminator(nn.Module):
     """One `PeriodDiscriminator` per period."""
 
-    def __init__(
-        self, periods: Sequence[int] = (2, 3, 5, 7, 11), channels: int = 32, max_channels: int = 1024
-    ) -> None:
+    def __init__(self, periods: Sequence[int] = (2, 3, 5, 7, 11), channels: int = 32, max_channels: int = 1024) -> None:
         super().__init__()
         self.periods = tuple(periods)
         self.discriminators = nn.ModuleList(

@@ -120,8 +120,9 @@ def estimate_delay(ref: torch.Tensor, est: torch.Tensor, max_shift: int) -> int:
     return int(lags[int(torch.argmax(values))])
 
 
-def align_to_reference(ref: torch.Tensor, est: torch.Tensor, sample_rate: int,
-                       max_delay_ms: float = MAX_DELAY_MS) -> torch.Tensor:
+def align_to_reference(
+    ref: torch.Tensor, est: torch.Tensor, sample_rate: int, max_delay_ms: float = MAX_DELAY_MS
+) -> torch.Tensor:
     """Shift `est` by its cross-correlation delay (|d| <= max_delay_ms) and trim/pad to len(ref)."""
     max_shift = round(max_delay_ms * sample_rate / 1000.0)
     delay = estimate_delay(ref, est, max_shift)
@@ -144,9 +145,27 @@ def _run(command: list[str], data: bytes) -> bytes:
 def _opus_roundtrip(samples: np.ndarray, rate: int, bitrate_bps: int) -> np.ndarray:
     """float32 mono at `rate` -> Ogg/Opus (libopus, VoIP mode) -> float32 mono at `rate`."""
     pcm = ["-f", "f32le", "-ar", str(rate), "-ac", "1"]
-    encoded = _run(["ffmpeg", "-nostdin", "-v", "error", *pcm, "-i", "pipe:0", "-c:a", "libopus",
-                    "-b:a", str(bitrate_bps), "-application", "voip", "-f", "ogg", "pipe:1"],
-                   samples.astype("<f4").tobytes())
+    encoded = _run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            *pcm,
+            "-i",
+            "pipe:0",
+            "-c:a",
+            "libopus",
+            "-b:a",
+            str(bitrate_bps),
+            "-application",
+            "voip",
+            "-f",
+            "ogg",
+            "pipe:1",
+        ],
+        samples.astype("<f4").tobytes(),
+    )
     decoded = _run(["ffmpeg", "-nostdin", "-v", "error", "-i", "pipe:0", *pcm, "pipe:1"], encoded)
     return np.frombuffer(decoded, dtype="<f4").copy()
 

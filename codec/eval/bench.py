@@ -121,9 +121,14 @@ def codec_system(model: Any, name: str | None = None) -> BenchSystem:
     """Our codec (torch Codec or codec.onnx OnnxCodec) through its public tokenize/detokenize API."""
     rate = model.sample_rate
     params = model.parameter_count() if hasattr(model, "parameter_count") else _count(model)
-    return BenchSystem(name or model.model_id, rate, params,
-                       lambda audio: model.tokenize(audio, rate), model.detokenize,
-                       f"{model.cfg.encoder.kind} encoder, {model.cfg.decoder.kind} decoder")
+    return BenchSystem(
+        name or model.model_id,
+        rate,
+        params,
+        lambda audio: model.tokenize(audio, rate),
+        model.detokenize,
+        f"{model.cfg.encoder.kind} encoder, {model.cfg.decoder.kind} decoder",
+    )
 
 
 def default_config_systems(cfg: CodecConfig | None = None) -> list[BenchSystem]:
@@ -134,8 +139,12 @@ def default_config_systems(cfg: CodecConfig | None = None) -> list[BenchSystem]:
     systems = []
     for kind in ("vocoder", "conv"):
         torch.manual_seed(0)
-        variant = replace(cfg, name=f"{cfg.name}-{kind}", quantizer=replace(cfg.quantizer, kmeans_init=False),
-                          decoder=DecoderConfig(kind, **{k: v for k, v in asdict(cfg.decoder).items() if k != "kind"}))
+        variant = replace(
+            cfg,
+            name=f"{cfg.name}-{kind}",
+            quantizer=replace(cfg.quantizer, kmeans_init=False),
+            decoder=DecoderConfig(kind, **{k: v for k, v in asdict(cfg.decoder).items() if k != "kind"}),
+        )
         systems.append(codec_system(Codec(variant).eval(), f"codec ({kind} decoder)"))
     return systems
 
@@ -154,19 +163,36 @@ def _dac() -> BenchSystem:
     import dac
 
     model = dac.DAC(sample_rate=16000, encoder_rates=[2, 4, 5, 8], decoder_rates=[8, 5, 4, 2], n_codebooks=12).eval()
-    return BenchSystem("DAC 16k", 16000, _count(model), lambda a: model.encode(model.preprocess(a, 16000))[1],
-                       lambda codes: model.decode(model.quantizer.from_codes(codes)[0]))
+    return BenchSystem(
+        "DAC 16k",
+        16000,
+        _count(model),
+        lambda a: model.encode(model.preprocess(a, 16000))[1],
+        lambda codes: model.decode(model.quantizer.from_codes(codes)[0]),
+    )
 
 
 def _speechtokenizer() -> BenchSystem:
     """SpeechTokenizer (HuBERT-distilled RVQ, 8 x 1024 at 50 Hz) architecture, random weights."""
     from speechtokenizer import SpeechTokenizer
 
-    model = SpeechTokenizer({
-        "n_filters": 64, "dimension": 1024, "semantic_dimension": 768, "strides": [8, 5, 4, 2],
-        "lstm_layers": 2, "bidirectional": True, "dilation_base": 2, "residual_kernel_size": 3,
-        "n_residual_layers": 1, "activation": "ELU", "sample_rate": 16000, "n_q": 8, "codebook_size": 1024,
-    }).eval()
+    model = SpeechTokenizer(
+        {
+            "n_filters": 64,
+            "dimension": 1024,
+            "semantic_dimension": 768,
+            "strides": [8, 5, 4, 2],
+            "lstm_layers": 2,
+            "bidirectional": True,
+            "dilation_base": 2,
+            "residual_kernel_size": 3,
+            "n_residual_layers": 1,
+            "activation": "ELU",
+            "sample_rate": 16000,
+            "n_q": 8,
+            "codebook_size": 1024,
+        }
+    ).eval()
     return BenchSystem("SpeechTokenizer", 16000, _count(model), model.encode, model.decode)
 
 
@@ -174,8 +200,16 @@ def _snac() -> BenchSystem:
     """SNAC 24 kHz speech architecture (3 scales, 0.98 kbps), random weights."""
     from snac import SNAC
 
-    model = SNAC(sampling_rate=24000, encoder_dim=48, encoder_rates=[2, 4, 8, 8], decoder_dim=1024,
-                 decoder_rates=[8, 8, 4, 2], attn_window_size=None, codebook_size=4096, vq_strides=[4, 2, 1]).eval()
+    model = SNAC(
+        sampling_rate=24000,
+        encoder_dim=48,
+        encoder_rates=[2, 4, 8, 8],
+        decoder_dim=1024,
+        decoder_rates=[8, 8, 4, 2],
+        attn_window_size=None,
+        codebook_size=4096,
+        vq_strides=[4, 2, 1],
+    ).eval()
     return BenchSystem("SNAC 24k", 24000, _count(model), model.encode, model.decode)
 
 
@@ -184,16 +218,29 @@ def _mimi() -> BenchSystem:
     from transformers import MimiConfig, MimiModel
 
     model = MimiModel(MimiConfig()).eval()
-    return BenchSystem("Mimi (8 codebooks)", 24000, _count(model),
-                       lambda a: model.encode(a, num_quantizers=8).audio_codes,
-                       lambda codes: model.decode(codes).audio_values)
+    return BenchSystem(
+        "Mimi (8 codebooks)",
+        24000,
+        _count(model),
+        lambda a: model.encode(a, num_quantizers=8).audio_codes,
+        lambda codes: model.decode(codes).audio_values,
+    )
 
 
 PEERS: dict[str, Callable[[], BenchSystem]] = {
-    "encodec": _encodec, "dac": _dac, "speechtokenizer": _speechtokenizer, "snac": _snac, "mimi": _mimi,
+    "encodec": _encodec,
+    "dac": _dac,
+    "speechtokenizer": _speechtokenizer,
+    "snac": _snac,
+    "mimi": _mimi,
 }
-PEER_PACKAGES = {"encodec": "encodec", "dac": "descript-audio-codec", "speechtokenizer": "speechtokenizer beartype",
-                 "snac": "snac", "mimi": "transformers"}
+PEER_PACKAGES = {
+    "encodec": "encodec",
+    "dac": "descript-audio-codec",
+    "speechtokenizer": "speechtokenizer beartype",
+    "snac": "snac",
+    "mimi": "transformers",
+}
 
 
 def peer_systems(names: Sequence[str] = tuple(PEERS)) -> tuple[list[BenchSystem], list[str]]:
@@ -236,8 +283,9 @@ def _rotations(items: Sequence[Any], repeats: int) -> Iterator[Any]:
             yield items[(r + i) % len(items)]
 
 
-def _measure_setting(systems: Sequence[BenchSystem], seconds: float, batch: int,
-                     repeats: int, bar: Any) -> dict[tuple[str, str], _Timing]:
+def _measure_setting(
+    systems: Sequence[BenchSystem], seconds: float, batch: int, repeats: int, bar: Any
+) -> dict[tuple[str, str], _Timing]:
     """Warm-up (with memory) then round-robin timed repeats for one thread count and batch size."""
     inputs = {s.name: bench_signal(batch, seconds, s.sample_rate) for s in systems}
     codes: dict[str, Any] = {}
@@ -256,8 +304,14 @@ def _measure_setting(systems: Sequence[BenchSystem], seconds: float, batch: int,
     return timings
 
 
-def run_bench(systems: Sequence[BenchSystem], seconds: float = 10.0, threads: Sequence[int] = (1,),
-              batches: Sequence[int] = (1,), repeats: int = 3, progress: bool = True) -> list[BenchResult]:
+def run_bench(
+    systems: Sequence[BenchSystem],
+    seconds: float = 10.0,
+    threads: Sequence[int] = (1,),
+    batches: Sequence[int] = (1,),
+    repeats: int = 3,
+    progress: bool = True,
+) -> list[BenchResult]:
     """Measure tokenize and detokenize of every system at every (threads, batch)."""
     if not systems or repeats < 1 or seconds <= 0:
         raise ValueError("run_bench needs at least one system, repeats >= 1 and seconds > 0")
@@ -276,30 +330,46 @@ def run_bench(systems: Sequence[BenchSystem], seconds: float = 10.0, threads: Se
     return results
 
 
-def _results(systems: Sequence[BenchSystem], timings: dict[tuple[str, str], _Timing],
-             threads: int, batch: int, seconds: float) -> list[BenchResult]:
+def _results(
+    systems: Sequence[BenchSystem], timings: dict[tuple[str, str], _Timing], threads: int, batch: int, seconds: float
+) -> list[BenchResult]:
     """BenchResult rows from the raw timings of one setting."""
     rows = []
     for s in systems:
         for op in ("tokenize", "detokenize"):
             t = timings[(s.name, op)]
             median = statistics.median(t.times)
-            rows.append(BenchResult(s.name, op, threads, batch, batch * seconds, median,
-                                    batch * seconds / median, t.peak_rss_mb, s.params / 1e6))
+            rows.append(
+                BenchResult(
+                    s.name,
+                    op,
+                    threads,
+                    batch,
+                    batch * seconds,
+                    median,
+                    batch * seconds / median,
+                    t.peak_rss_mb,
+                    s.params / 1e6,
+                )
+            )
     return rows
 
 
 def results_table(results: Sequence[BenchResult]) -> str:
     """Markdown table: one row per system, threads and batch; both operations side by side."""
-    head = ("| system | params (M) | threads | batch | tokenize × RT | detokenize × RT "
-            "| tokenize peak RSS MiB | detokenize peak RSS MiB |")
+    head = (
+        "| system | params (M) | threads | batch | tokenize × RT | detokenize × RT "
+        "| tokenize peak RSS MiB | detokenize peak RSS MiB |"
+    )
     lines = [head, "|" + " --- |" * 8]
     keyed = {(r.system, r.threads, r.batch, r.op): r for r in results}
     for system, threads, batch in dict.fromkeys((r.system, r.threads, r.batch) for r in results):
         tok, det = keyed[(system, threads, batch, "tokenize")], keyed[(system, threads, batch, "detokenize")]
         mem = [f"{r.peak_rss_mb:.0f}" if r.peak_rss_mb is not None else "–" for r in (tok, det)]
-        lines.append(f"| {system} | {tok.params_m:.1f} | {threads} | {batch} | {tok.x_realtime:.1f} | "
-                     f"{det.x_realtime:.1f} | {mem[0]} | {mem[1]} |")
+        lines.append(
+            f"| {system} | {tok.params_m:.1f} | {threads} | {batch} | {tok.x_realtime:.1f} | "
+            f"{det.x_realtime:.1f} | {mem[0]} | {mem[1]} |"
+        )
     return "\n".join(lines)
 
 

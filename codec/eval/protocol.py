@@ -219,7 +219,8 @@ class _Accumulator:
         self.counts += metrics.codebook_counts(codes, None, self.codebook_size)
         if alignment:
             labels, self.label_map = metrics.frame_phone_labels(
-                alignment, codes.shape[1], frame_rate, self.label_map, IGNORED_PHONES)
+                alignment, codes.shape[1], frame_rate, self.label_map, IGNORED_PHONES
+            )
             self.codes.append(codes)
             self.labels.append(labels)
 
@@ -234,8 +235,17 @@ class _Accumulator:
             if codes is not None and labels is not None and bool((labels >= 0).any()):
                 purity = metrics.phone_purity(codes[k], labels)
                 pnmi = _or_none(partial(metrics.pnmi, codes[k], labels))
-            out.append(CodebookStats(k, "semantic" if k < num_semantic else "acoustic", usage.used_fraction[k],
-                                     usage.perplexity[k], usage.entropy_bits[k], purity, pnmi))
+            out.append(
+                CodebookStats(
+                    k,
+                    "semantic" if k < num_semantic else "acoustic",
+                    usage.used_fraction[k],
+                    usage.perplexity[k],
+                    usage.entropy_bits[k],
+                    purity,
+                    pnmi,
+                )
+            )
         return out
 
     def empirical_kbps(self, k: int, frame_rate: float) -> float:
@@ -307,10 +317,19 @@ def evaluate(
     if not any(i.alignment for i in items):
         notes.append("no phone alignments in the inputs: purity and PNMI not computed")
     return EvalReport(
-        model_id=model.model_id, model_config=_config_dict(model), sample_rate=sr, frame_rate=model.frame_rate,
-        num_files=len(items), systems=summaries, files=files, codebooks=acc.stats(num_semantic), notes=notes,
-        missing_metrics=sorted(OPTIONAL_METRICS[m] for m in scorer.missing), example=example,
-        original_dnsmos=_mean(reference_mos), failed=failed,
+        model_id=model.model_id,
+        model_config=_config_dict(model),
+        sample_rate=sr,
+        frame_rate=model.frame_rate,
+        num_files=len(items),
+        systems=summaries,
+        files=files,
+        codebooks=acc.stats(num_semantic),
+        notes=notes,
+        missing_metrics=sorted(OPTIONAL_METRICS[m] for m in scorer.missing),
+        example=example,
+        original_dnsmos=_mean(reference_mos),
+        failed=failed,
     )
 
 
@@ -332,8 +351,9 @@ def _mean(values: Sequence[float | None]) -> float | None:
     return float(np.mean(kept)) if kept else None
 
 
-def _summaries(systems: Sequence[System], files: Sequence[FileScore], acc: _Accumulator,
-               frame_rate: float) -> list[SystemSummary]:
+def _summaries(
+    systems: Sequence[System], files: Sequence[FileScore], acc: _Accumulator, frame_rate: float
+) -> list[SystemSummary]:
     """Mean scores per system, with the empirical bitrate for codec rows."""
     out = []
     for s in systems:
@@ -348,8 +368,19 @@ def _add_asr(summaries: list[SystemSummary], scores: ASRScores) -> list[str]:
     """Attach WER/CER to the original (a new row), coarse and full rows; notes to report."""
     if scores.num_items == 0:
         return ["--asr-model given but no input has a `text`: WER/CER not computed"]
-    summaries.insert(0, SystemSummary("original", "original", float("nan"), None, "", None,
-                                      Scores(0.0, 0.0, None, None, None), *scores.rates["original"]))
+    summaries.insert(
+        0,
+        SystemSummary(
+            "original",
+            "original",
+            float("nan"),
+            None,
+            "",
+            None,
+            Scores(0.0, 0.0, None, None, None),
+            *scores.rates["original"],
+        ),
+    )
     for summary in summaries:
         for role in summary.role.split("/") if summary.role else []:
             summary.wer, summary.cer = scores.rates[role]

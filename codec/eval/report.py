@@ -17,8 +17,12 @@ JSON_FILE = "report.json"
 MARKDOWN_FILE = "report.md"
 METRICS_FIGURE = "metrics_vs_codebooks.png"
 SPECTROGRAM_FIGURE = "spectrogram.png"
-PLOTTED = (("mel", "log-mel distance (lower is better)"), ("si_sdr", "SI-SDR dB"),
-           ("pesq", "PESQ-WB"), ("stoi", "STOI"))
+PLOTTED = (
+    ("mel", "log-mel distance (lower is better)"),
+    ("si_sdr", "SI-SDR dB"),
+    ("pesq", "PESQ-WB"),
+    ("stoi", "STOI"),
+)
 
 
 def write_report(report: EvalReport, directory: str | Path) -> list[Path]:
@@ -67,17 +71,36 @@ def _system_label(s: SystemSummary) -> str:
 def systems_table(report: EvalReport) -> str:
     """Markdown table of the mean scores of every system."""
     with_asr = any(s.wer is not None for s in report.systems)
-    head = ["system", "kbps", "entropy kbps", "mel ↓", "STFT ↓", "SI-SDR ↑", "PESQ ↑", "STOI ↑", "DNSMOS ↑",
-            "speaker sim ↑", "level dB"]
+    head = [
+        "system",
+        "kbps",
+        "entropy kbps",
+        "mel ↓",
+        "STFT ↓",
+        "SI-SDR ↑",
+        "PESQ ↑",
+        "STOI ↑",
+        "DNSMOS ↑",
+        "speaker sim ↑",
+        "level dB",
+    ]
     head += ["WER ↓", "CER ↓"] if with_asr else []
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for s in report.systems:
         sc = s.scores
-        cells = [_system_label(s), _fmt(s.kbps, 2), _fmt(s.empirical_kbps, 2), _fmt(sc.mel), _fmt(sc.stft),
-                 _fmt(sc.si_sdr, 2), _fmt(sc.pesq, 2, "PESQ" in report.missing_metrics),
-                 _fmt(sc.stoi, 3, "STOI" in report.missing_metrics),
-                 _fmt(sc.dnsmos, 2, "DNSMOS" in report.missing_metrics),
-                 _fmt(sc.speaker_sim, 3, "speaker similarity" in report.missing_metrics), _fmt(sc.level_db, 2)]
+        cells = [
+            _system_label(s),
+            _fmt(s.kbps, 2),
+            _fmt(s.empirical_kbps, 2),
+            _fmt(sc.mel),
+            _fmt(sc.stft),
+            _fmt(sc.si_sdr, 2),
+            _fmt(sc.pesq, 2, "PESQ" in report.missing_metrics),
+            _fmt(sc.stoi, 3, "STOI" in report.missing_metrics),
+            _fmt(sc.dnsmos, 2, "DNSMOS" in report.missing_metrics),
+            _fmt(sc.speaker_sim, 3, "speaker similarity" in report.missing_metrics),
+            _fmt(sc.level_db, 2),
+        ]
         cells += [_fmt(s.wer), _fmt(s.cer)] if with_asr else []
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -85,26 +108,42 @@ def systems_table(report: EvalReport) -> str:
 
 def codebooks_table(report: EvalReport) -> str:
     """Markdown table of per-codebook usage, perplexity, entropy, phone purity and PNMI."""
-    lines = ["| codebook | role | usage | perplexity | entropy bits | phone purity | PNMI |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "| codebook | role | usage | perplexity | entropy bits | phone purity | PNMI |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for c in report.codebooks:
-        lines.append(f"| {c.index} | {c.role} | {_fmt(c.used_fraction)} | {_fmt(c.perplexity, 1)} | "
-                     f"{_fmt(c.entropy_bits, 2)} | {_fmt(c.purity)} | {_fmt(c.pnmi)} |")
+        lines.append(
+            f"| {c.index} | {c.role} | {_fmt(c.used_fraction)} | {_fmt(c.perplexity, 1)} | "
+            f"{_fmt(c.entropy_bits, 2)} | {_fmt(c.purity)} | {_fmt(c.pnmi)} |"
+        )
     return "\n".join(lines)
 
 
 def markdown(report: EvalReport) -> str:
     """The whole report.md text."""
     parts = [
-        "# codec eval report", "",
+        "# codec eval report",
+        "",
         f"- model: `{report.model_id}`",
         f"- files: {report.num_files}; sample rate {report.sample_rate} Hz; frame rate {report.frame_rate:g} Hz",
         f"- command: `{report.command}`" if report.command else "",
-        "", "## Systems (means over files)", "", systems_table(report), "",
+        "",
+        "## Systems (means over files)",
+        "",
+        systems_table(report),
+        "",
         "kbps: nominal bitrate (codec: k × log2(codebook size) × frame rate). entropy kbps: unigram-entropy "
-        "bitrate over this set. `missing`: the metric's package is not installed.", "",
-        "## Codebooks", "", codebooks_table(report), "",
-        f"![metrics]({METRICS_FIGURE})", "", f"![spectrogram]({SPECTROGRAM_FIGURE})", "",
+        "bitrate over this set. `missing`: the metric's package is not installed.",
+        "",
+        "## Codebooks",
+        "",
+        codebooks_table(report),
+        "",
+        f"![metrics]({METRICS_FIGURE})",
+        "",
+        f"![spectrogram]({SPECTROGRAM_FIGURE})",
+        "",
     ]
     if report.notes:
         parts += ["## Notes", ""] + [f"- {n}" for n in report.notes] + [""]
@@ -136,8 +175,11 @@ def plot_figures(report: EvalReport, directory: Path) -> list[Path]:
 
 def _plot_metric(ax: Any, report: EvalReport, key: str, title: str) -> None:
     """One panel: codec line annotated with k, one marker per baseline family."""
-    codec = [(s.kbps, getattr(s.scores, key), s.num_codebooks) for s in report.systems
-             if s.kind == "codec" and getattr(s.scores, key) is not None]
+    codec = [
+        (s.kbps, getattr(s.scores, key), s.num_codebooks)
+        for s in report.systems
+        if s.kind == "codec" and getattr(s.scores, key) is not None
+    ]
     if codec:
         ax.plot([c[0] for c in codec], [c[1] for c in codec], "o-", label="codec (k codebooks)")
         for x, y, k in codec:
@@ -157,8 +199,9 @@ def _plot_metric(ax: Any, report: EvalReport, key: str, title: str) -> None:
 def _log_spectrogram(audio: torch.Tensor, sample_rate: int) -> torch.Tensor:
     """dB magnitude [freq, frames] with a 32 ms Hann window and 8 ms hop."""
     n_fft = max(16, int(0.032 * sample_rate))
-    spec = torch.stft(audio.float(), n_fft, hop_length=n_fft // 4, window=torch.hann_window(n_fft),
-                      return_complex=True).abs()
+    spec = torch.stft(
+        audio.float(), n_fft, hop_length=n_fft // 4, window=torch.hann_window(n_fft), return_complex=True
+    ).abs()
     return 20 * torch.log10(spec.clamp(min=1e-5))
 
 
@@ -168,8 +211,15 @@ def _plot_spectrograms(plt: Any, ex: Example, path: Path) -> None:
     fig, axes = plt.subplots(len(rows), 1, figsize=(9, 7), sharex=True)
     seconds = ex.original.numel() / ex.sample_rate
     for ax, (title, audio) in zip(axes, rows):
-        ax.imshow(_log_spectrogram(audio, ex.sample_rate).numpy(), origin="lower", aspect="auto",
-                  extent=(0, seconds, 0, ex.sample_rate / 2000), vmin=-100, vmax=20, cmap="magma")
+        ax.imshow(
+            _log_spectrogram(audio, ex.sample_rate).numpy(),
+            origin="lower",
+            aspect="auto",
+            extent=(0, seconds, 0, ex.sample_rate / 2000),
+            vmin=-100,
+            vmax=20,
+            cmap="magma",
+        )
         ax.set_title(f"{ex.file}: {title}", fontsize=9)
         ax.set_ylabel("kHz")
     axes[-1].set_xlabel("seconds")

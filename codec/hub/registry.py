@@ -25,7 +25,9 @@ REQUIRED_FILES = ("config.json", "model.safetensors")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 FILENAME_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-HF_RE = re.compile(r"^hf://(?P<repo>[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*)(?:@(?P<rev>[^\s@/][^\s@]*))?$")
+HF_RE = re.compile(
+    r"^hf://(?P<repo>[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*)(?:@(?P<rev>[^\s@/][^\s@]*))?$"
+)
 INT_FIELDS = ("sample_rate", "num_codebooks", "num_semantic_codebooks", "codebook_size")
 TEXT_FIELDS = ("description", "teacher", "training_data", "license", "card")
 ENTRY_KEYS = {"source", "files", "sizes", "frame_rate", *INT_FIELDS, *TEXT_FIELDS}
@@ -62,8 +64,19 @@ class RegistryEntry:
 
     def summary(self) -> dict[str, object]:
         """What `codec download --list` shows."""
-        keys = ("source", "sample_rate", "frame_rate", "num_codebooks", "num_semantic_codebooks",
-                "codebook_size", "teacher", "training_data", "license", "card", "description")
+        keys = (
+            "source",
+            "sample_rate",
+            "frame_rate",
+            "num_codebooks",
+            "num_semantic_codebooks",
+            "codebook_size",
+            "teacher",
+            "training_data",
+            "license",
+            "card",
+            "description",
+        )
         return {"name": self.name, **{k: getattr(self, k) for k in keys}, "registry": str(self.origin)}
 
 
@@ -112,8 +125,15 @@ def parse_entry(name: str, data: object, origin: Path) -> RegistryEntry:
     facts: dict[str, Any] = {k: _typed(data.get(k), int, k, where) for k in INT_FIELDS}
     facts.update({k: _typed(data.get(k), str, k, where) for k in TEXT_FIELDS})
     frame_rate = _typed(data.get("frame_rate"), (int, float), "frame_rate", where)
-    return RegistryEntry(name=name, source=source, files=files, origin=origin, sizes=sizes,
-                         frame_rate=None if frame_rate is None else float(frame_rate), **facts)
+    return RegistryEntry(
+        name=name,
+        source=source,
+        files=files,
+        origin=origin,
+        sizes=sizes,
+        frame_rate=None if frame_rate is None else float(frame_rate),
+        **facts,
+    )
 
 
 def _parse_files(files: object, where: str) -> dict[str, str]:
@@ -134,17 +154,20 @@ def _parse_sizes(sizes: object, files: dict[str, str], where: str) -> dict[str, 
     if sizes is None:
         return None
     if not isinstance(sizes, dict) or not all(
-            name in files and isinstance(n, int) and not isinstance(n, bool) and n >= 0 for name, n in sizes.items()):
+        name in files and isinstance(n, int) and not isinstance(n, bool) and n >= 0 for name, n in sizes.items()
+    ):
         raise ValueError(f"{where}: 'sizes' must map names listed in 'files' to byte counts (integers >= 0)")
     return dict(sizes)
 
 
 def package_dir(source: str, name: str) -> Path:
     """The directory of a `package:[NAME]` source, always a direct child of codec/pretrained."""
-    sub = source[len("package:"):] or name
+    sub = source[len("package:") :] or name
     if not NAME_RE.match(sub) or sub in (".", ".."):
-        raise ValueError(f"source {source!r}: package sources name a directory inside codec/pretrained "
-                         "(letters, digits, '.', '_', '-'; no '/' or '..')")
+        raise ValueError(
+            f"source {source!r}: package sources name a directory inside codec/pretrained "
+            "(letters, digits, '.', '_', '-'; no '/' or '..')"
+        )
     directory = PACKAGE_DIR / sub
     if directory.resolve().parent != PACKAGE_DIR.resolve():
         raise ValueError(f"source {source!r}: resolves outside codec/pretrained")
@@ -169,11 +192,12 @@ def read_registry(path: str | os.PathLike) -> dict[str, RegistryEntry]:
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ValueError(f"{path}: not valid JSON ({err})") from None
     if not isinstance(data, dict) or data.get("format") != REGISTRY_FORMAT:
-        raise ValueError(f"{path}: not a codec registry (expected \"format\": \"{REGISTRY_FORMAT}\")")
+        raise ValueError(f'{path}: not a codec registry (expected "format": "{REGISTRY_FORMAT}")')
     version = data.get("format_version")
     if not isinstance(version, int) or not 1 <= version <= REGISTRY_FORMAT_VERSION:
         raise ValueError(
-            f"{path}: registry format_version {version!r} is not supported (max {REGISTRY_FORMAT_VERSION})")
+            f"{path}: registry format_version {version!r} is not supported (max {REGISTRY_FORMAT_VERSION})"
+        )
     unknown = sorted(set(data) - {"format", "format_version", "models"})
     if unknown:
         raise ValueError(f"{path}: unknown top-level keys {unknown}")
@@ -209,6 +233,8 @@ def lookup(name: str, registry: RegistrySpec = None) -> RegistryEntry:
     entries = load_registry(registry)
     if name not in entries:
         known = ", ".join(sorted(entries)) or "none"
-        raise FileNotFoundError(f"{name!r} is not a checkpoint directory nor a registered model "
-                                f"(registered: {known}; add your own with {ENV_REGISTRY}=path/to/registry.json)")
+        raise FileNotFoundError(
+            f"{name!r} is not a checkpoint directory nor a registered model "
+            f"(registered: {known}; add your own with {ENV_REGISTRY}=path/to/registry.json)"
+        )
     return entries[name]

@@ -14,8 +14,9 @@ from codec.models.facts import model_facts
 from codec.train.checkpoint import latest_checkpoint
 
 
-def export_release(checkpoint: str | Path, out_dir: str | Path, name: str | None = None,
-                   force: bool = False, half: bool = False) -> dict[str, str]:
+def export_release(
+    checkpoint: str | Path, out_dir: str | Path, name: str | None = None, force: bool = False, half: bool = False
+) -> dict[str, str]:
     """Write config.json, model.safetensors (weight norm folded), discriminator/aux weights and a model card.
 
     `half` stores parameters as float16 (half the size; they load back into float32 models).
@@ -38,8 +39,9 @@ def export_release(checkpoint: str | Path, out_dir: str | Path, name: str | None
         if (source / extra).is_file():
             if extra.endswith(".safetensors"):
                 tensors = read_safetensors(source / extra)
-                write_safetensors(tmp / extra, {k: v.to(dtype) if half and v.is_floating_point() else v
-                                                for k, v in tensors.items()})
+                write_safetensors(
+                    tmp / extra, {k: v.to(dtype) if half and v.is_floating_point() else v for k, v in tensors.items()}
+                )
             else:
                 shutil.copy2(source / extra, tmp / extra)
     atomic_write_bytes(tmp / "README.md", model_card(model, source).encode())

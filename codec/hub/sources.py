@@ -54,8 +54,13 @@ CHECKSUMS_FILE = "checksums.json"
 HF_DEFAULT_FILES = ("config.json", "model.safetensors", "README.md")
 
 
-def resolve(source: str | os.PathLike, *, offline: bool | None = None, cache_dir: str | os.PathLike | None = None,
-            registry: RegistrySpec = None) -> Path:
+def resolve(
+    source: str | os.PathLike,
+    *,
+    offline: bool | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    registry: RegistrySpec = None,
+) -> Path:
     """A verified checkpoint directory for a local path, registered name, hf://org/repo@rev or http(s) base URL."""
     text = os.fspath(source)
     if text.startswith("hf://"):
@@ -82,8 +87,9 @@ def _local_checkpoint(path: Path, source: str) -> Path:
     raise FileNotFoundError(f"{source}: no checkpoint directory at this path")
 
 
-def resolve_entry(entry: RegistryEntry, *, offline: bool | None = None,
-                  cache_dir: str | os.PathLike | None = None) -> Path:
+def resolve_entry(
+    entry: RegistryEntry, *, offline: bool | None = None, cache_dir: str | os.PathLike | None = None
+) -> Path:
     """The verified local directory of a registry entry, downloading what is missing."""
     if entry.kind == "package":
         directory = package_dir(entry.source, entry.name)
@@ -145,8 +151,14 @@ def url_cache_dir(url: str, cache_dir: str | os.PathLike | None = None) -> Path:
 
 
 # ---- plain http(s) downloads ------------------------------------------------------------------
-def download_url(url: str, files: Mapping[str, str] | None = None, *, offline: bool | None = None,
-                 cache_dir: str | os.PathLike | None = None, sizes: Mapping[str, int] | None = None) -> Path:
+def download_url(
+    url: str,
+    files: Mapping[str, str] | None = None,
+    *,
+    offline: bool | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    sizes: Mapping[str, int] | None = None,
+) -> Path:
     """Download (or reuse from the cache) a checkpoint at a base URL; `files` maps names to known sha256."""
     base = normalize_base_url(url)
     directory = url_cache_dir(base, cache_dir)
@@ -171,8 +183,9 @@ def _cache_lock(directory: Path) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def _download_locked(base: str, directory: Path, files: Mapping[str, str] | None, offline: bool | None,
-                     sizes: Mapping[str, int]) -> Path:
+def _download_locked(
+    base: str, directory: Path, files: Mapping[str, str] | None, offline: bool | None, sizes: Mapping[str, int]
+) -> Path:
     manifest = _read_manifest(directory)
     known = dict(files) if files else manifest.get("files", {})
     sources = {n: "registry" for n in known} if files else manifest.get("checked_against", {})
@@ -180,13 +193,15 @@ def _download_locked(base: str, directory: Path, files: Mapping[str, str] | None
         _write_manifest(directory, base, known, sources)
         return directory
     if is_offline(offline):
-        raise FileNotFoundError(f"offline: {base} is not (completely) in the cache {directory}; "
-                                f"run `codec download {base}` while online, or unset {ENV_OFFLINE}")
+        raise FileNotFoundError(
+            f"offline: {base} is not (completely) in the cache {directory}; "
+            f"run `codec download {base}` while online, or unset {ENV_OFFLINE}"
+        )
     if not known:
         known, sources = _server_checksums(base)
     _manifest_path(directory).unlink(missing_ok=True)
     recorded: dict[str, str] = {}
-    for name in (list(files) if files else list(REQUIRED_FILES)):
+    for name in list(files) if files else list(REQUIRED_FILES):
         target = directory / name
         if known.get(name) and target.is_file() and sha256_file(target) == known[name]:
             recorded[name] = known[name]
@@ -194,9 +209,11 @@ def _download_locked(base: str, directory: Path, files: Mapping[str, str] | None
         recorded[name] = fetch_file(base + name, target, known.get(name), sizes.get(name))
         if not known.get(name):
             sources[name] = "recorded on first download"
-            warnings.warn(f"{base}{name}: no registry entry, {CHECKSUMS_FILE} or {name}.sha256 to verify it "
-                          f"against; recorded sha256 {recorded[name]} (later loads are checked against it)",
-                          stacklevel=2)
+            warnings.warn(
+                f"{base}{name}: no registry entry, {CHECKSUMS_FILE} or {name}.sha256 to verify it "
+                f"against; recorded sha256 {recorded[name]} (later loads are checked against it)",
+                stacklevel=2,
+            )
     _write_manifest(directory, base, recorded, sources)
     return directory
 
@@ -235,8 +252,7 @@ def _read_manifest(directory: Path) -> dict:
     if not isinstance(files, dict) or not all(isinstance(v, str) and SHA256_RE.match(v) for v in files.values()):
         return {}
     if not all(isinstance(k, str) and _plain_name(k) for k in files):
-        warnings.warn(f"{path}: lists file names that are not plain names in this directory; ignoring it",
-                      stacklevel=3)
+        warnings.warn(f"{path}: lists file names that are not plain names in this directory; ignoring it", stacklevel=3)
         return {}
     return data
 
@@ -247,8 +263,13 @@ def _plain_name(name: str) -> bool:
 
 
 def _write_manifest(directory: Path, base: str, files: Mapping[str, str], sources: Mapping[str, str]) -> None:
-    data = {"format": "codec.download", "format_version": 1, "url": base, "files": dict(files),
-            "checked_against": {n: sources.get(n, "registry") for n in files}}
+    data = {
+        "format": "codec.download",
+        "format_version": 1,
+        "url": base,
+        "files": dict(files),
+        "checked_against": {n: sources.get(n, "registry") for n in files},
+    }
     text = json.dumps(data, indent=2) + "\n"
     path = _manifest_path(directory)
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
@@ -288,29 +309,45 @@ def _checked_digest(value: object, where: str) -> str:
 
 
 # ---- Hugging Face Hub -------------------------------------------------------------------------
-def hf_snapshot(source: str, *, files: Mapping[str, str] | None = None, offline: bool | None = None,
-                cache_dir: str | os.PathLike | None = None, force: bool = False) -> Path:
+def hf_snapshot(
+    source: str,
+    *,
+    files: Mapping[str, str] | None = None,
+    offline: bool | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    force: bool = False,
+) -> Path:
     """Download (or find in the Hugging Face cache) `hf://org/repo[@revision]`; returns the snapshot directory."""
     repo_id, revision = parse_hf(source)
     try:
         from huggingface_hub import snapshot_download
     except ImportError:
         raise ImportError(f"{source}: hf:// sources need huggingface_hub: pip install 'speechcodec[hub]'") from None
-    kwargs = {"revision": revision, "allow_patterns": list(files or HF_DEFAULT_FILES),
-              "local_files_only": is_offline(offline), "force_download": force}
+    kwargs = {
+        "revision": revision,
+        "allow_patterns": list(files or HF_DEFAULT_FILES),
+        "local_files_only": is_offline(offline),
+        "force_download": force,
+    }
     if cache_dir is not None:
         kwargs["cache_dir"] = str(cache_root(cache_dir) / "huggingface")
     try:
         directory = Path(snapshot_download(repo_id, **kwargs))
     except FileNotFoundError as err:
         if is_offline(offline):
-            raise FileNotFoundError(f"{source}: not in the Hugging Face cache and offline ({ENV_OFFLINE} / "
-                                    f"--offline); download it while online first ({_first_line(err)})") from None
+            raise FileNotFoundError(
+                f"{source}: not in the Hugging Face cache and offline ({ENV_OFFLINE} / "
+                f"--offline); download it while online first ({_first_line(err)})"
+            ) from None
         if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
-            raise FileNotFoundError(f"{source}: not in the Hugging Face cache and HF_HUB_OFFLINE is set; "
-                                    f"unset it to download ({_first_line(err)})") from None
-        raise DownloadError(f"{source}: could not download from the Hugging Face Hub (no network or the Hub "
-                            f"is unreachable) and it is not in the cache ({_first_line(err)})") from None
+            raise FileNotFoundError(
+                f"{source}: not in the Hugging Face cache and HF_HUB_OFFLINE is set; "
+                f"unset it to download ({_first_line(err)})"
+            ) from None
+        raise DownloadError(
+            f"{source}: could not download from the Hugging Face Hub (no network or the Hub "
+            f"is unreachable) and it is not in the cache ({_first_line(err)})"
+        ) from None
     if not (directory / "config.json").is_file():
         raise FileNotFoundError(f"{source}: the repository has no config.json at revision {revision or 'main'}")
     return directory

@@ -94,8 +94,9 @@ def fetch_file(url: str, target: Path, expected: str | None = None, size: int | 
         except _Transient as err:
             failures += 1
             if failures >= ATTEMPTS:
-                raise DownloadError(f"{url}: {err} (gave up after {ATTEMPTS} attempts); "
-                                    f"run again later to resume from {part}") from None
+                raise DownloadError(
+                    f"{url}: {err} (gave up after {ATTEMPTS} attempts); run again later to resume from {part}"
+                ) from None
             time.sleep(RETRY_DELAY_S * failures)
             continue
         actual = sha256_file(part)
@@ -139,13 +140,17 @@ def _check_safetensors_complete(path: Path, name: str) -> None:
         (header_len,) = struct.unpack("<Q", head)
         if header_len > min(total - 8, 100 << 20):
             raise ValueError(
-                f"{name} is not a complete safetensors file (header of {header_len} bytes, file of {total})")
+                f"{name} is not a complete safetensors file (header of {header_len} bytes, file of {total})"
+            )
         try:
             header = json.loads(handle.read(header_len).decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError):
             raise ValueError(f"{name} is not a safetensors file (unreadable header)") from None
-    ends = [v["data_offsets"][1] for k, v in header.items()
-            if k != "__metadata__" and isinstance(v, dict) and isinstance(v.get("data_offsets"), list)]
+    ends = [
+        v["data_offsets"][1]
+        for k, v in header.items()
+        if k != "__metadata__" and isinstance(v, dict) and isinstance(v.get("data_offsets"), list)
+    ]
     expected = 8 + header_len + max(ends, default=0)
     if expected != total:
         raise ValueError(f"{name} is truncated or padded: the header describes {expected} bytes, got {total}")
@@ -169,8 +174,10 @@ class _SameHostRedirects(HTTPRedirectHandler):
         same = (new.hostname or "").lower() == (old.hostname or "").lower() and new.port == old.port
         downgrade = old.scheme == "https" and new.scheme != "https"
         if not ("*" in allowed or (new.hostname or "").lower() in allowed) and (not same or downgrade):
-            raise DownloadRefused(f"{req.full_url}: redirected to {newurl}, another host; refused "
-                                  f"(allow it with {ENV_REDIRECT_HOSTS}={new.hostname})")
+            raise DownloadRefused(
+                f"{req.full_url}: redirected to {newurl}, another host; refused "
+                f"(allow it with {ENV_REDIRECT_HOSTS}={new.hostname})"
+            )
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
@@ -198,8 +205,10 @@ def _transfer(url: str, part: Path, limit: int) -> None:
         length = response.headers.get("Content-Length")
         if length is not None and length.isdigit() and offset + int(length) > limit:
             part.unlink(missing_ok=True)
-            raise DownloadRefused(f"{url}: {offset + int(length)} bytes exceeds the limit of {limit} bytes "
-                                  f"(registry size, or raise {ENV_MAX_BYTES})")
+            raise DownloadRefused(
+                f"{url}: {offset + int(length)} bytes exceeds the limit of {limit} bytes "
+                f"(registry size, or raise {ENV_MAX_BYTES})"
+            )
         received = _copy_body(response, part, append=offset > 0, limit=limit - offset, url=url)
     if length is not None and length.isdigit() and received < int(length):
         raise _Transient(f"connection closed after {offset + received} of {offset + int(length)} bytes")

@@ -182,4 +182,3 @@ def _need_rate(sample_rate: int | None) -> int:
 def _first_line(err: Exception) -> str:
     text = str(err).strip().splitlines()
     return text[0] if text else type(err).__name__
-

@@ -48,7 +48,8 @@ def publish(tmp: str | os.PathLike, path: str | os.PathLike, exclusive: bool = F
         if os.path.lexists(path):
             Path(tmp).unlink(missing_ok=True)
             raise FileExistsError(
-                f"{path}: already exists (written by another run?); use --force to overwrite") from None
+                f"{path}: already exists (written by another run?); use --force to overwrite"
+            ) from None
         os.replace(tmp, path)
         return
     Path(tmp).unlink(missing_ok=True)

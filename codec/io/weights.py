@@ -23,16 +23,18 @@ def read_safetensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         raise FileNotFoundError(f"{path}: weights file not found")
     data = path.read_bytes()
     if data[:4].startswith(PICKLE_MAGIC) or data[:2] in PICKLE_MAGIC:
-        raise ValueError(f"{path}: looks like a pickle/torch.save file; refusing to load it "
-                         "(only safetensors weights are accepted)")
+        raise ValueError(
+            f"{path}: looks like a pickle/torch.save file; refusing to load it (only safetensors weights are accepted)"
+        )
     try:
         return load_safetensors_bytes(data)
     except (SafetensorError, ValueError, RuntimeError) as err:
         raise ValueError(f"{path}: not a valid safetensors file ({err})") from None
 
 
-def write_safetensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor],
-                      metadata: dict[str, str] | None = None) -> None:
+def write_safetensors(
+    path: str | os.PathLike, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None
+) -> None:
     """Write tensors atomically (shared storage is copied so every tensor stands alone)."""
     plain = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
     atomic_write_bytes(Path(path), save_safetensors_bytes(plain, metadata=metadata))
@@ -54,7 +56,8 @@ def load_state_strict(module: torch.nn.Module, state: dict[str, torch.Tensor], s
     unexpected = sorted(set(state) - set(own))
     if missing or unexpected:
         raise ValueError(
-            f"{source}: weights do not match the config (missing {missing[:5]}, unexpected {unexpected[:5]})")
+            f"{source}: weights do not match the config (missing {missing[:5]}, unexpected {unexpected[:5]})"
+        )
     for key, value in state.items():
         if own[key].shape != value.shape:
             raise ValueError(f"{source}: {key} has shape {tuple(value.shape)}, config expects {tuple(own[key].shape)}")
@@ -76,8 +79,9 @@ def has_weight_norm(state: dict[str, torch.Tensor]) -> bool:
     return any(".parametrizations.weight." in key for key in state)
 
 
-def unfold_weight_norm_state(state: dict[str, torch.Tensor],
-                             expected: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def unfold_weight_norm_state(
+    state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
     """Turn folded `x.weight` entries into weight-norm `original0/1` pairs where `expected` wants them."""
     out = dict(state)
     for key in expected:

@@ -34,8 +34,9 @@ class JobReport:
     audio_seconds: float = 0.0
 
 
-def plan_outputs(items: list[InputItem], out_dir: Path, suffix: str, force: bool, skip_existing: bool,
-                 report: JobReport) -> list[tuple[InputItem, Path]]:
+def plan_outputs(
+    items: list[InputItem], out_dir: Path, suffix: str, force: bool, skip_existing: bool, report: JobReport
+) -> list[tuple[InputItem, Path]]:
     """Pair items with output paths; collisions fail the later item; existing outputs need --force."""
     planned, taken = [], {}
     for item in items:
@@ -60,9 +61,16 @@ def plan_outputs(items: list[InputItem], out_dir: Path, suffix: str, force: bool
     return planned
 
 
-def tokenize_files(model: Codec, planned: list[tuple[InputItem, Path]], report: JobReport,
-                   num_codebooks: int | None = None, batch_size: int = 8, workers: int = 2,
-                   exclusive: bool = False, quiet: bool = False) -> None:
+def tokenize_files(
+    model: Codec,
+    planned: list[tuple[InputItem, Path]],
+    report: JobReport,
+    num_codebooks: int | None = None,
+    batch_size: int = 8,
+    workers: int = 2,
+    exclusive: bool = False,
+    quiet: bool = False,
+) -> None:
     """Tokenize audio files in length-sorted batches, writing one tokens file per input atomically.
 
     `exclusive`: an output that appears meanwhile (another run) is not replaced; that file fails.
@@ -82,8 +90,10 @@ def tokenize_files(model: Codec, planned: list[tuple[InputItem, Path]], report: 
     _tokenize_long_files(model, long, report, num_codebooks, exclusive, quiet)
     sized.sort(key=lambda entry: entry[0])
     batches = [sized[i : i + batch_size] for i in range(0, len(sized), batch_size)]
-    with tqdm(total=len(planned), unit="file", desc="tokenize", file=sys.stderr, disable=quiet) as bar, \
-            ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+    with (
+        tqdm(total=len(planned), unit="file", desc="tokenize", file=sys.stderr, disable=quiet) as bar,
+        ThreadPoolExecutor(max_workers=max(1, workers)) as pool,
+    ):
         bar.update(len(planned) - len(sized))
         for batch in _prefetch(pool, batches, lambda b: [_try_load(e[1].path) for e in b]):
             entries, loaded = batch
@@ -98,11 +108,13 @@ def tokenize_files(model: Codec, planned: list[tuple[InputItem, Path]], report: 
             bar.set_postfix(audio_h=f"{report.audio_seconds / 3600:.2f}")
 
 
-def _tokenize_long_files(model: Codec, long: list, report: JobReport, num_codebooks: int | None,
-                         exclusive: bool, quiet: bool) -> None:
+def _tokenize_long_files(
+    model: Codec, long: list, report: JobReport, num_codebooks: int | None, exclusive: bool, quiet: bool
+) -> None:
     """Files past the long-form threshold: windowed (or streamed) so memory is bounded by the window."""
-    for item, out, seconds in tqdm(long, unit="file", desc="tokenize long files", file=sys.stderr,
-                                   disable=quiet or not long):
+    for item, out, seconds in tqdm(
+        long, unit="file", desc="tokenize long files", file=sys.stderr, disable=quiet or not long
+    ):
         try:
             model.tokenize_long(item.path, num_codebooks=num_codebooks).save(out, exclusive=exclusive)
         except (OSError, ValueError) as err:
@@ -136,8 +148,14 @@ def _tokenize_batch(model: Codec, good: list, report: JobReport, num_codebooks: 
         report.audio_seconds += wav.shape[-1] / rate
 
 
-def detokenize_files(model: Codec, planned: list[tuple[InputItem, Path]], report: JobReport,
-                     batch_size: int = 8, exclusive: bool = False, quiet: bool = False) -> None:
+def detokenize_files(
+    model: Codec,
+    planned: list[tuple[InputItem, Path]],
+    report: JobReport,
+    batch_size: int = 8,
+    exclusive: bool = False,
+    quiet: bool = False,
+) -> None:
     """Decode tokens files (one item each) to audio files (format from the output suffix), batch by batch."""
     with tqdm(total=len(planned), unit="file", desc="detokenize", file=sys.stderr, disable=quiet) as bar:
         for start in range(0, len(planned), batch_size):
@@ -146,8 +164,10 @@ def detokenize_files(model: Codec, planned: list[tuple[InputItem, Path]], report
                 try:
                     tokens = Tokens.load(item.path)
                     if tokens.batch_size != 1:
-                        raise ValueError(f"holds a batch of {tokens.batch_size} items; this command decodes files "
-                                         "of one item (save each of Tokens.unbatch() to its own file)")
+                        raise ValueError(
+                            f"holds a batch of {tokens.batch_size} items; this command decodes files "
+                            "of one item (save each of Tokens.unbatch() to its own file)"
+                        )
                     model.check_tokens(tokens)
                     if int(tokens.audio_lengths[0]) > LONGFORM_THRESHOLD_SECONDS * model.sample_rate:
                         model.detokenize_long(tokens, out, exclusive=exclusive)
@@ -182,8 +202,9 @@ def group_by_named_model(planned: list[tuple[InputItem, Path]], report: JobRepor
                 sources[name] = err
         source = sources[name]
         if isinstance(source, Exception):
-            record_failure(report.failed, item.path,
-                           f"made by model {model_id!r}, which is not a registered name; pass --model")
+            record_failure(
+                report.failed, item.path, f"made by model {model_id!r}, which is not a registered name; pass --model"
+            )
         else:
             groups.setdefault(source, []).append((item, out))
     return list(groups.items())
@@ -214,4 +235,3 @@ def _prefetch(pool: ThreadPoolExecutor, batches: list, load: Callable) -> Iterat
         if index + 1 < len(batches):
             future = pool.submit(load, batches[index + 1])
         yield batch, result
-

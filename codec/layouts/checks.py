@@ -108,8 +108,12 @@ class IdsResult(Protocol):
 
 
 def unpack_ids(
-    source: object, result_type: type[IdsResult], lengths: torch.Tensor | None, num_codebooks: int | None,
-    codebook_size: int | None, offset: int,
+    source: object,
+    result_type: type[IdsResult],
+    lengths: torch.Tensor | None,
+    num_codebooks: int | None,
+    codebook_size: int | None,
+    offset: int,
 ) -> tuple[torch.Tensor, torch.Tensor, int, int, int]:
     """Validated (ids [B, N], lengths, num_codebooks, codebook_size, offset) of a layout result or raw ids."""
     if isinstance(source, result_type):
@@ -183,9 +187,7 @@ def check_batch_list(name: str, items: object, batch: int) -> list:
     return list(items)  # type: ignore[call-overload]
 
 
-def audio_codes(
-    ids: torch.Tensor, lengths: torch.Tensor, codebook_size: int, offset: int, where: str
-) -> torch.Tensor:
+def audio_codes(ids: torch.Tensor, lengths: torch.Tensor, codebook_size: int, offset: int, where: str) -> torch.Tensor:
     """Codes [B, K, F] of audio ids [B, K, F] (zeros past lengths); `where` formats an offending (b, k, f)."""
     low = (offset + codebook_size * torch.arange(ids.shape[1], device=ids.device))[None, :, None]
     valid = length_mask(lengths, ids.shape[2])[:, None, :]

@@ -112,8 +112,15 @@ def within_frame(groups: DepthTokens) -> FrameGroups:
     valid = length_mask(groups.lengths, groups.ids.shape[1])
     item, frame = valid.nonzero(as_tuple=True)
     return FrameGroups(
-        groups.ids[item, frame], item, frame, groups.lengths, groups.ids.shape[1],
-        groups.num_codebooks, groups.codebook_size, groups.offset, groups.pad_id,
+        groups.ids[item, frame],
+        item,
+        frame,
+        groups.lengths,
+        groups.ids.shape[1],
+        groups.num_codebooks,
+        groups.codebook_size,
+        groups.offset,
+        groups.pad_id,
     )
 
 

@@ -49,8 +49,9 @@ def _ratio_mask(num_text: int, frames: int, books: int, text_per_chunk: int, fra
     return out
 
 
-def _build(rows: list[tuple[list[int], list[bool]]], device: torch.device, vocab: Vocabulary, n: int = 0,
-           m: int = 0) -> TextSpeechTokens:
+def _build(
+    rows: list[tuple[list[int], list[bool]]], device: torch.device, vocab: Vocabulary, n: int = 0, m: int = 0
+) -> TextSpeechTokens:
     width = max((len(r) for r, _ in rows), default=0)
     ids = torch.full((len(rows), width), vocab.pad_id, dtype=torch.int64)
     is_text = torch.zeros((len(rows), width), dtype=torch.bool)
@@ -61,8 +62,9 @@ def _build(rows: list[tuple[list[int], list[bool]]], device: torch.device, vocab
     return TextSpeechTokens(ids.to(device), is_text.to(device), lengths.to(device), vocab, n, m)
 
 
-def _audio_rows(codes: Tokens | torch.Tensor, lengths: torch.Tensor | None, texts: object, vocab: Vocabulary
-                ) -> tuple[list[list[int]], list[list[int]], torch.device]:
+def _audio_rows(
+    codes: Tokens | torch.Tensor, lengths: torch.Tensor | None, texts: object, vocab: Vocabulary
+) -> tuple[list[list[int]], list[list[int]], torch.device]:
     """Per item: validated text ids and frame-major audio ids."""
     codes, lengths = _unpack_for(vocab, codes, lengths)
     flat = flatten(codes, lengths, codebook_size=vocab.codebook_size, offset=vocab.audio_offset, pad_id=vocab.pad_id)
@@ -107,7 +109,9 @@ def ratio_interleave(
 
 
 def _unpack_stream(
-    stream: TextSpeechTokens | torch.Tensor, lengths: torch.Tensor | None, vocab: Vocabulary | None,
+    stream: TextSpeechTokens | torch.Tensor,
+    lengths: torch.Tensor | None,
+    vocab: Vocabulary | None,
     **settings: int | None,
 ) -> tuple[torch.Tensor, torch.Tensor, Vocabulary, dict]:
     if isinstance(stream, TextSpeechTokens):
@@ -124,8 +128,9 @@ def _unpack_stream(
     return ids, check_lengths(lengths, ids.shape[0], ids.shape[1], ids.device, "ids"), vocab, settings
 
 
-def _split_rows(ids: torch.Tensor, lengths: torch.Tensor, vocab: Vocabulary, kinds: list[list[bool | None]]
-                ) -> TextAndCodes:
+def _split_rows(
+    ids: torch.Tensor, lengths: torch.Tensor, vocab: Vocabulary, kinds: list[list[bool | None]]
+) -> TextAndCodes:
     """Texts and codes of each item, given which of its ids are text (True), speech (False) or neither (None)."""
     books, size, audio_rows, texts = vocab.num_codebooks, vocab.codebook_size, [], []
     for b, kind in enumerate(kinds):
@@ -144,8 +149,13 @@ def _split_rows(ids: torch.Tensor, lengths: torch.Tensor, vocab: Vocabulary, kin
     for b, a in enumerate(audio_rows):
         audio_ids[b, : len(a)] = torch.tensor(a, dtype=torch.int64)
     audio_lengths = torch.tensor([len(a) for a in audio_rows], dtype=torch.int64)
-    codes = unflatten(audio_ids.to(ids.device), audio_lengths.to(ids.device), num_codebooks=books,
-                      codebook_size=size, offset=vocab.audio_offset)
+    codes = unflatten(
+        audio_ids.to(ids.device),
+        audio_lengths.to(ids.device),
+        num_codebooks=books,
+        codebook_size=size,
+        offset=vocab.audio_offset,
+    )
     return TextAndCodes(tuple(texts), codes)
 
 
@@ -182,8 +192,9 @@ def split_ratio_interleave(
     frames_per_chunk: int | None = None,
 ) -> TextAndCodes:
     """Invert `ratio_interleave`: text ids by range, checked to sit where the N : M pattern puts them."""
-    ids, lengths, vocab, chunk = _unpack_stream(stream, lengths, vocab, text_per_chunk=text_per_chunk,
-                                                frames_per_chunk=frames_per_chunk)
+    ids, lengths, vocab, chunk = _unpack_stream(
+        stream, lengths, vocab, text_per_chunk=text_per_chunk, frames_per_chunk=frames_per_chunk
+    )
     is_text = _is_text(ids, vocab) & length_mask(lengths, ids.shape[1])
     masks = []
     for b in range(ids.shape[0]):

@@ -42,8 +42,15 @@ def two_stage(
     """Both stages' sequences: semantic ids alone, and semantic prompt + `sep_id` + acoustic target ids."""
     if sep_id is None:
         raise ValueError("two_stage needs a sep_id: it ends the stage-2 prompt")
-    fine = coarse_first(codes, lengths, num_semantic_codebooks=num_semantic_codebooks, codebook_size=codebook_size,
-                        offset=offset, sep_id=sep_id, pad_id=pad_id)
+    fine = coarse_first(
+        codes,
+        lengths,
+        num_semantic_codebooks=num_semantic_codebooks,
+        codebook_size=codebook_size,
+        offset=offset,
+        sep_id=sep_id,
+        pad_id=pad_id,
+    )
     raw, frames, size = unpack(codes, lengths, fine.codebook_size)
     semantic = fine.num_semantic_codebooks
     coarse = flatten(raw[:, :semantic], frames, codebook_size=size, offset=offset, pad_id=pad_id)
@@ -59,9 +66,16 @@ def from_two_stage(stages: TwoStageTokens) -> CodeBatch:
         raise ValueError(f"from_two_stage takes a TwoStageTokens, got {type(stages).__name__}")
     out = split_coarse_first(stages.fine)
     semantic = stages.fine.num_semantic_codebooks
-    if not torch.equal(stages.coarse.ids, flatten(out.codes[:, :semantic], out.lengths,
-                                                  codebook_size=stages.fine.codebook_size, offset=stages.fine.offset,
-                                                  pad_id=stages.coarse.pad_id).ids):
+    if not torch.equal(
+        stages.coarse.ids,
+        flatten(
+            out.codes[:, :semantic],
+            out.lengths,
+            codebook_size=stages.fine.codebook_size,
+            offset=stages.fine.offset,
+            pad_id=stages.coarse.pad_id,
+        ).ids,
+    ):
         raise ValueError("the stage-1 ids disagree with the semantic ids in the stage-2 sequence")
     return out
 
@@ -71,7 +85,8 @@ def join_stages(semantic: CodeBatch, acoustic: CodeBatch) -> CodeBatch:
     for name, part in (("semantic", semantic), ("acoustic", acoustic)):
         if not isinstance(part, CodeBatch):
             raise ValueError(
-                f"{name} must be a CodeBatch (e.g. from unflatten / split_coarse_first), got {type(part).__name__}")
+                f"{name} must be a CodeBatch (e.g. from unflatten / split_coarse_first), got {type(part).__name__}"
+            )
         check_ids(f"{name}.codes", part.codes, 3)
         check_lengths(part.lengths, part.codes.shape[0], part.codes.shape[2], part.codes.device, "frames")
     if semantic.codes.shape[0] != acoustic.codes.shape[0]:

@@ -104,7 +104,8 @@ def _place_words(b: int, words: Alignment, frames: int, rate: float, vocab: Voca
             raise ValueError(f"alignments[{b}][{w}] has no text ids (an empty word cannot be recovered)")
         if start < previous_end - 1e-9:
             raise ValueError(
-                f"alignments[{b}][{w}] starts at {start} s, before the previous word ends ({previous_end} s)")
+                f"alignments[{b}][{w}] starts at {start} s, before the previous word ends ({previous_end} s)"
+            )
         anchor = anchor_frame(start, rate)
         if anchor >= frames:
             raise ValueError(

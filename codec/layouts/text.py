@@ -72,8 +72,11 @@ def interleave_text(
             inserted[anchor] += len(word_ids)
         before = torch.cumsum(inserted, 0)[:n].to(codes.device)
         total = n * books + int(inserted.sum())
-        audio_pos = (before[:, None] + books * torch.arange(n, device=codes.device)[:, None]
-                     + torch.arange(books, device=codes.device)[None, :])
+        audio_pos = (
+            before[:, None]
+            + books * torch.arange(n, device=codes.device)[:, None]
+            + torch.arange(books, device=codes.device)[None, :]
+        )
         is_text = torch.ones(total, dtype=torch.bool, device=codes.device)
         is_text[audio_pos.reshape(-1)] = False
         row = torch.empty(total, dtype=torch.int64, device=codes.device)
@@ -119,8 +122,9 @@ def deinterleave(
     offset: int = 0,
 ) -> CodeBatch:
     """Drop text ids (anything outside the audio id range) and recover semantic codes [B, S, max frames]."""
-    ids, lengths, books, size, offset = unpack_ids(interleaved, InterleavedTokens, lengths, num_codebooks,
-                                                    codebook_size, offset)
+    ids, lengths, books, size, offset = unpack_ids(
+        interleaved, InterleavedTokens, lengths, num_codebooks, codebook_size, offset
+    )
     batch, width = ids.shape
     valid = length_mask(lengths, width)
     is_audio = valid & (ids >= offset) & (ids < offset + books * size)

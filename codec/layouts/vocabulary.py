@@ -12,6 +12,7 @@ from codec.tokens import Tokens
 
 _SPECIAL_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
 
+
 @dataclass(frozen=True)
 class Vocabulary:
     """Joint id space: [text ids | codebook 0 | ... | codebook K-1 | special tokens]."""
@@ -68,7 +69,8 @@ class Vocabulary:
         if isinstance(code, torch.Tensor):
             if code.numel() and (int(code.min()) < 0 or int(code.max()) >= self.codebook_size):
                 raise ValueError(
-                    f"codes must be in [0, {self.codebook_size}), got [{int(code.min())}, {int(code.max())}]")
+                    f"codes must be in [0, {self.codebook_size}), got [{int(code.min())}, {int(code.max())}]"
+                )
             return code.to(torch.int64) + start
         if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code < self.codebook_size:
             raise ValueError(f"code must be in [0, {self.codebook_size}), got {code!r}")
@@ -119,9 +121,7 @@ class Vocabulary:
 
     def token_strings(self) -> list[str]:
         """Strings for ids `audio_offset` .. `size - 1` in id order (to add to a Hugging Face tokenizer)."""
-        books = [
-            f"<|{self.prefix}_{k}_{c}|>" for k in range(self.num_codebooks) for c in range(self.codebook_size)
-        ]
+        books = [f"<|{self.prefix}_{k}_{c}|>" for k in range(self.num_codebooks) for c in range(self.codebook_size)]
         return books + [f"<|{self.prefix}_{name}|>" for name in self.special_tokens]
 
 

@@ -62,8 +62,13 @@ def _prepare(
     return estimate, target
 
 
-def level_loss(estimate: torch.Tensor, target: torch.Tensor, lengths: torch.Tensor | None = None,
-               frame: int = 320, floor_db: float = -60.0) -> torch.Tensor:
+def level_loss(
+    estimate: torch.Tensor,
+    target: torch.Tensor,
+    lengths: torch.Tensor | None = None,
+    frame: int = 320,
+    floor_db: float = -60.0,
+) -> torch.Tensor:
     """Mean |log10 energy| difference of `frame`-sample frames (in bels; 0.1 = 1 dB), frames below `floor_db` clamped.
 
     Per-bin log losses (the mel L1) are minimised by the median of each bin's log power, which lies below

@@ -27,9 +27,7 @@ def _as_batch(audio: ArrayLike, name: str) -> torch.Tensor:
     return x.detach().float()
 
 
-def _item_pairs(
-    ref: ArrayLike, est: ArrayLike, lengths: IntSequence | None
-) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def _item_pairs(ref: ArrayLike, est: ArrayLike, lengths: IntSequence | None) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Per-item (ref, est) 1-D tensors trimmed to their valid samples."""
     r, e = _as_batch(ref, "ref"), _as_batch(est, "est")
     if r.shape != e.shape:

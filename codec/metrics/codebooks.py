@@ -30,9 +30,7 @@ class CodebookUsage:
         return float(sum(self.entropy_bits)) * float(frame_rate)
 
 
-def _valid_code_frames(
-    codes: torch.Tensor | Sequence[torch.Tensor], lengths: IntSequence | None
-) -> torch.Tensor:
+def _valid_code_frames(codes: torch.Tensor | Sequence[torch.Tensor], lengths: IntSequence | None) -> torch.Tensor:
     """All valid frames as int64 [K, N] from [B, K, F] + lengths, [K, F] or a list of [K, F_i]."""
     if isinstance(codes, (list, tuple)):
         if lengths is not None:

@@ -78,9 +78,7 @@ def _mel_distance_at(ref: torch.Tensor, est: torch.Tensor, sample_rate: int, win
 
 
 @torch.no_grad()
-def log_mel_distance(
-    ref: ArrayLike, est: ArrayLike, sample_rate: int, lengths: IntSequence | None = None
-) -> float:
+def log_mel_distance(ref: ArrayLike, est: ArrayLike, sample_rate: int, lengths: IntSequence | None = None) -> float:
     """Mean absolute log10-mel difference (80 bands, 64 ms window, 16 ms hop); 0 = identical."""
     pairs = _item_pairs(ref, est, lengths)
     return float(np.mean([_mel_distance_at(r, e, sample_rate, MEL_WINDOW_MS) for r, e in pairs]))
@@ -92,9 +90,7 @@ def multiscale_log_mel_distance(
 ) -> float:
     """log_mel_distance averaged over 32/64/128 ms windows with 40/80/160 mel bands."""
     pairs = _item_pairs(ref, est, lengths)
-    scores = [
-        np.mean([_mel_distance_at(r, e, sample_rate, w) for w in MULTISCALE_MEL_WINDOWS_MS]) for r, e in pairs
-    ]
+    scores = [np.mean([_mel_distance_at(r, e, sample_rate, w) for w in MULTISCALE_MEL_WINDOWS_MS]) for r, e in pairs]
     return float(np.mean(scores))
 
 
@@ -120,9 +116,7 @@ def _stft_terms_at(ref: torch.Tensor, est: torch.Tensor, n_fft: int) -> tuple[fl
 
 
 @torch.no_grad()
-def stft_distance(
-    ref: ArrayLike, est: ArrayLike, sample_rate: int, lengths: IntSequence | None = None
-) -> STFTDistance:
+def stft_distance(ref: ArrayLike, est: ArrayLike, sample_rate: int, lengths: IntSequence | None = None) -> STFTDistance:
     """Multi-resolution STFT distance over 32/64/128 ms Hann windows (hop = window / 4)."""
     terms = [
         _stft_terms_at(r, e, _fft_size(sample_rate, w))

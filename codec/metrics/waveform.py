@@ -35,6 +35,7 @@ def si_sdr(ref: ArrayLike, est: ArrayLike, lengths: IntSequence | None = None) -
 
 def level_difference_db(ref: ArrayLike, est: ArrayLike, lengths: IntSequence | None = None) -> float:
     """Energy of `est` relative to `ref` in dB (0 = same loudness, negative = quieter); items averaged."""
+
     def item(r: torch.Tensor, e: torch.Tensor) -> float:
         return 10.0 * float(torch.log10((e.double().square().mean() + 1e-12) / (r.double().square().mean() + 1e-12)))
 

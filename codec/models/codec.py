@@ -37,8 +37,16 @@ from codec.runtime.longform import LongForm
 from codec.runtime.streaming import StreamingSession
 from codec.tokens import Tokens
 
-__all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_FORMAT_VERSION", "CONFIG_FILE", "WEIGHTS_FILE", "Codec", "CodecOutput",
-           "read_config", "weights_model_id"]
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "CHECKPOINT_FORMAT_VERSION",
+    "CONFIG_FILE",
+    "WEIGHTS_FILE",
+    "Codec",
+    "CodecOutput",
+    "read_config",
+    "weights_model_id",
+]
 WEIGHTS_FILE = "model.safetensors"
 
 
@@ -63,8 +71,15 @@ class Codec(nn.Module):
     elsewhere (each must carry the config `cfg` names for it, so the model saves and loads back).
     """
 
-    def __init__(self, cfg: CodecConfig, model_id: str | None = None, *, encoder: Encoder | None = None,
-                 quantizer: Quantizer | None = None, decoder: Decoder | None = None) -> None:
+    def __init__(
+        self,
+        cfg: CodecConfig,
+        model_id: str | None = None,
+        *,
+        encoder: Encoder | None = None,
+        quantizer: Quantizer | None = None,
+        decoder: Decoder | None = None,
+    ) -> None:
         super().__init__()
         self.cfg = cfg
         self.model_id = model_id or cfg.name
@@ -82,9 +97,16 @@ class Codec(nn.Module):
     def from_parts(cls, encoder: Encoder, quantizer: Quantizer, decoder: Decoder, name: str = "codec") -> Codec:
         """A codec joining parts built elsewhere; its config is read off the parts (shape from the encoder)."""
         shape = encoder.shape
-        cfg = CodecConfig(name=name, sample_rate=shape.sample_rate, frame_size=shape.frame_size,
-                          latent_dim=shape.latent_dim, causal=shape.causal, encoder=encoder.cfg,
-                          quantizer=quantizer.cfg, decoder=decoder.cfg)
+        cfg = CodecConfig(
+            name=name,
+            sample_rate=shape.sample_rate,
+            frame_size=shape.frame_size,
+            latent_dim=shape.latent_dim,
+            causal=shape.causal,
+            encoder=encoder.cfg,
+            quantizer=quantizer.cfg,
+            decoder=decoder.cfg,
+        )
         return cls(cfg, encoder=encoder, quantizer=quantizer, decoder=decoder)
 
     # ---- sizes -------------------------------------------------------------------------------

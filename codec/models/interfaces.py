@@ -71,8 +71,9 @@ class Quantizer(Protocol):
     codebook_size: int
     num_semantic_codebooks: int
 
-    def __call__(self, latent: torch.Tensor, mask: torch.Tensor | None = None,
-                 num_codebooks: int | None = None) -> QuantizerOutput: ...
+    def __call__(
+        self, latent: torch.Tensor, mask: torch.Tensor | None = None, num_codebooks: int | None = None
+    ) -> QuantizerOutput: ...
 
     def encode(self, latent: torch.Tensor, num_codebooks: int | None = None) -> torch.Tensor: ...
 

@@ -60,8 +60,16 @@ class Teacher:
         """Move any model the teacher runs."""
         return self
 
-    def loss(self, head: nn.Module | None, semantic: torch.Tensor, frame_lengths: torch.Tensor, batch: Any,
-             audio: torch.Tensor, lengths: torch.Tensor, sample_rate: int) -> torch.Tensor | None:
+    def loss(
+        self,
+        head: nn.Module | None,
+        semantic: torch.Tensor,
+        frame_lengths: torch.Tensor,
+        batch: Any,
+        audio: torch.Tensor,
+        lengths: torch.Tensor,
+        sample_rate: int,
+    ) -> torch.Tensor | None:
         """Distillation loss of `semantic` [B, D, F] (the semantic codebooks' quantized output), or None."""
         return None
 

@@ -67,8 +67,9 @@ def build_torchaudio_model(cfg: TorchaudioTeacherConfig) -> Any:
         try:
             model: Any = bundle.get_model()
         except Exception as err:
-            raise ValueError(f"could not fetch {cfg.model} weights ({err}); "
-                             "download them elsewhere and set teacher.weights") from None
+            raise ValueError(
+                f"could not fetch {cfg.model} weights ({err}); download them elsewhere and set teacher.weights"
+            ) from None
     else:
         builder = getattr(torchaudio.models, cfg.model, None)
         if builder is None or not callable(builder):
@@ -76,8 +77,9 @@ def build_torchaudio_model(cfg: TorchaudioTeacherConfig) -> Any:
         model = builder()
         if not cfg.random_init:
             if not cfg.weights:
-                raise ValueError("teacher.weights must name a local weights file "
-                                 "(or set teacher.random_init for tests)")
+                raise ValueError(
+                    "teacher.weights must name a local weights file (or set teacher.random_init for tests)"
+                )
             _load_teacher_weights(model, Path(cfg.weights), cfg.layer)
     layers = model.encoder.transformer.layers
     if not 1 <= cfg.layer <= len(layers):
@@ -107,4 +109,3 @@ def _beyond_layer(key: str, layer: int) -> bool:
         index = parts.index("layers") + 1
         return index < len(parts) and parts[index].isdigit() and int(parts[index]) >= layer
     return False
-

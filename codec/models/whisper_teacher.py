@@ -32,8 +32,14 @@ class WhisperEncoderTeacher:
     sample_rate = SAMPLE_RATE
     frame_rate = SAMPLE_RATE / FRAME_SAMPLES
 
-    def __init__(self, model_dir: str | Path, device: str = "cpu", device_index: int = 0,
-                 compute_type: str = "default", batch_windows: int = 4) -> None:
+    def __init__(
+        self,
+        model_dir: str | Path,
+        device: str = "cpu",
+        device_index: int = 0,
+        compute_type: str = "default",
+        batch_windows: int = 4,
+    ) -> None:
         try:
             import ctranslate2
         except ImportError as err:
@@ -42,8 +48,9 @@ class WhisperEncoderTeacher:
         if not (model_dir / "model.bin").is_file():
             raise FileNotFoundError(f"{model_dir} is not a CTranslate2 Whisper model directory (no model.bin)")
         self._ct2 = ctranslate2
-        self.model = ctranslate2.models.Whisper(str(model_dir), device=device, device_index=device_index,
-                                                compute_type=compute_type)
+        self.model = ctranslate2.models.Whisper(
+            str(model_dir), device=device, device_index=device_index, compute_type=compute_type
+        )
         self.num_mels = whisper_num_mels(model_dir, self.model)
         self.batch_windows = batch_windows
         self.mel_filters = whisper_mel_filters(self.num_mels)
@@ -112,6 +119,7 @@ def whisper_mel_filters(num_mels: int) -> torch.Tensor:
     """Whisper's Slaney-normalised mel filterbank [num_mels, N_FFT // 2 + 1] (librosa.filters.mel)."""
     import torchaudio
 
-    fbanks = torchaudio.functional.melscale_fbanks(N_FFT // 2 + 1, 0.0, SAMPLE_RATE / 2, num_mels, SAMPLE_RATE,
-                                                   norm="slaney", mel_scale="slaney")
+    fbanks = torchaudio.functional.melscale_fbanks(
+        N_FFT // 2 + 1, 0.0, SAMPLE_RATE / 2, num_mels, SAMPLE_RATE, norm="slaney", mel_scale="slaney"
+    )
     return fbanks.T.contiguous()

@@ -37,11 +37,20 @@ class Conv1d(StreamingModule):
     Streaming (causal only): keeps its last `padding[0]` inputs as the next chunk's left context.
     """
 
-    def __init__(self, cin: int, cout: int, kernel_size: int, stride: int = 1, dilation: int = 1,
-                 causal: bool = False, groups: int = 1) -> None:
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        kernel_size: int,
+        stride: int = 1,
+        dilation: int = 1,
+        causal: bool = False,
+        groups: int = 1,
+    ) -> None:
         super().__init__()
-        self.conv = cast(nn.Conv1d, weight_norm(nn.Conv1d(cin, cout, kernel_size, stride=stride, dilation=dilation,
-                                                          groups=groups)))
+        self.conv = cast(
+            nn.Conv1d, weight_norm(nn.Conv1d(cin, cout, kernel_size, stride=stride, dilation=dilation, groups=groups))
+        )
         total = dilation * (kernel_size - 1) + 1 - stride
         self.padding = (total, 0) if causal else (total - total // 2, total // 2)
 

@@ -44,8 +44,9 @@ class ConvNeXtStack(StreamingModule):
     Streaming (causal only): the input conv keeps its last `input_kernel - 1` inputs; blocks keep their own.
     """
 
-    def __init__(self, cin: int, dim: int, intermediate_dim: int, num_layers: int, causal: bool,
-                 input_kernel: int = 7) -> None:
+    def __init__(
+        self, cin: int, dim: int, intermediate_dim: int, num_layers: int, causal: bool, input_kernel: int = 7
+    ) -> None:
         super().__init__()
         self.embed = nn.Conv1d(cin, dim, input_kernel)
         self.embed_padding = (input_kernel - 1, 0) if causal else ((input_kernel - 1) // 2, input_kernel // 2)

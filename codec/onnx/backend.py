@@ -59,8 +59,12 @@ class OnnxCodec:
             self._check_file(path)
         self._checked = {"encode", "decode"}
         if manifest.get("streaming"):  # checked when a stream starts
-            self.files.update({graph: self.directory / manifest["streaming"][graph]["file"]
-                               for graph in ("encode_step", "decode_step")})
+            self.files.update(
+                {
+                    graph: self.directory / manifest["streaming"][graph]["file"]
+                    for graph in ("encode_step", "decode_step")
+                }
+            )
         self._sessions: dict[tuple[str, int], InferenceSession] = {}
         self.stream: OnnxStreamingSession | None = None  # the open `with model.streaming()` session
         if int8:
@@ -132,8 +136,9 @@ class OnnxCodec:
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             if threads == 1:  # no spinning worker threads to wake: lower per-call overhead
                 options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            self._sessions[key] = ort.InferenceSession(str(self.files[graph]), options,
-                                                       providers=["CPUExecutionProvider"])
+            self._sessions[key] = ort.InferenceSession(
+                str(self.files[graph]), options, providers=["CPUExecutionProvider"]
+            )
         return self._sessions[key]
 
     # ---- API (as codec.Codec) ----------------------------------------------------------------
@@ -148,7 +153,8 @@ class OnnxCodec:
         k = self.check_num_codebooks(num_codebooks)
         wav, wav_lengths = prepare_batch(audio, sample_rate, self.sample_rate, lengths)
         codes, frame_lengths = self._session("encode").run(
-            None, {"audio": wav.contiguous().numpy(), "lengths": wav_lengths.numpy()})
+            None, {"audio": wav.contiguous().numpy(), "lengths": wav_lengths.numpy()}
+        )
         return Tokens(
             codes=torch.from_numpy(codes)[:, :k].contiguous(),
             lengths=torch.from_numpy(frame_lengths),
@@ -166,7 +172,8 @@ class OnnxCodec:
         self.check_tokens(tokens)
         tokens = tokens.to("cpu")
         (audio,) = self._session("decode").run(
-            None, {"codes": tokens.codes.contiguous().numpy(), "frame_lengths": tokens.lengths.numpy()})
+            None, {"codes": tokens.codes.contiguous().numpy(), "frame_lengths": tokens.lengths.numpy()}
+        )
         audio = torch.from_numpy(audio)[..., : int(tokens.audio_lengths.max())]
         return audio * length_mask(tokens.audio_lengths, audio.shape[-1])[:, None, :].to(audio.dtype)
 
@@ -213,8 +220,10 @@ class OnnxCodec:
     def _check_not_causal(self) -> None:
         # Causal long form streams windows of any frame count; the step graphs take whole steps only.
         if self.cfg.causal:
-            raise ValueError("long-form coding of causal models runs on the torch backend: "
-                             "load the model with backend='torch' (--backend torch)")
+            raise ValueError(
+                "long-form coding of causal models runs on the torch backend: "
+                "load the model with backend='torch' (--backend torch)"
+            )
 
     # ---- streaming (codec.onnx.streaming; causal models) --------------------------------------
     def streaming(self, batch_size: int = 1) -> OnnxStreamingSession:

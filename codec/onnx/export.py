@@ -76,25 +76,46 @@ class StepCheck:
 def _metadata(model, graph: str, int8: bool) -> dict[str, str]:
     """The facts a runtime needs, stored in the graph's metadata_props."""
     return {
-        "codec.format": FORMAT, "codec.format_version": str(FORMAT_VERSION), "codec.version": __version__,
-        "codec.graph": graph, "codec.int8": str(int8).lower(), "model_id": model.model_id,
-        "sample_rate": str(model.sample_rate), "frame_size": str(model.frame_size),
-        "frame_rate": str(model.frame_rate), "num_codebooks": str(model.num_codebooks),
+        "codec.format": FORMAT,
+        "codec.format_version": str(FORMAT_VERSION),
+        "codec.version": __version__,
+        "codec.graph": graph,
+        "codec.int8": str(int8).lower(),
+        "model_id": model.model_id,
+        "sample_rate": str(model.sample_rate),
+        "frame_size": str(model.frame_size),
+        "frame_rate": str(model.frame_rate),
+        "num_codebooks": str(model.num_codebooks),
         "codebook_size": str(model.codebook_size),
         "num_semantic_codebooks": str(model.cfg.quantizer.num_semantic_codebooks),
     }
 
 
-def _export_graph(module: torch.nn.Module, args: tuple, names: tuple[list[str], list[str]], axes: dict,
-                  path: Path, metadata: dict[str, str]) -> None:
+def _export_graph(
+    module: torch.nn.Module,
+    args: tuple,
+    names: tuple[list[str], list[str]],
+    axes: dict,
+    path: Path,
+    metadata: dict[str, str],
+) -> None:
     """torch -> ONNX at `path` (atomically) with metadata_props."""
     import onnx
 
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(module, args, str(tmp), dynamo=False, opset_version=OPSET, input_names=names[0],
-                          output_names=names[1], dynamic_axes=axes, do_constant_folding=True)
+        torch.onnx.export(
+            module,
+            args,
+            str(tmp),
+            dynamo=False,
+            opset_version=OPSET,
+            input_names=names[0],
+            output_names=names[1],
+            dynamic_axes=axes,
+            do_constant_folding=True,
+        )
     proto = onnx.load(str(tmp))
     onnx.helper.set_model_props(proto, metadata)
     onnx.save(proto, str(tmp))
@@ -115,9 +136,14 @@ def _quantize_int8(src: Path, dst: Path) -> None:
     tmp = dst.with_name(f"{dst.name}.{os.getpid()}.tmp")
     logging.getLogger().setLevel(max(logging.getLogger().level, logging.ERROR))  # its shape-inference chatter
     # An empty nodes_to_quantize means "all nodes" to onnxruntime: exclude the others explicitly.
-    quantize_dynamic(str(src), str(tmp), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"],
-                     nodes_to_exclude=[name for name in matmuls if name not in chosen],
-                     extra_options={"MatMulConstBOnly": True})
+    quantize_dynamic(
+        str(src),
+        str(tmp),
+        weight_type=QuantType.QInt8,
+        op_types_to_quantize=["MatMul", "Gemm"],
+        nodes_to_exclude=[name for name in matmuls if name not in chosen],
+        extra_options={"MatMulConstBOnly": True},
+    )
     proto = onnx.load(str(tmp))
     props = {p.key: p.value for p in proto.metadata_props}
     onnx.helper.set_model_props(proto, {**props, "codec.int8": "true"})
@@ -129,10 +155,24 @@ def _export_steps(model, out: Path, chunk_frames: int) -> dict:
     """Write encode_step.onnx and decode_step.onnx of a causal model; the manifest's `streaming` entry."""
     chunk_samples = chunk_frames * model.frame_size
     streaming = {"chunk_frames": chunk_frames, "chunk_samples": chunk_samples, "lookahead": model.decoder.lookahead}
-    steps = (("encode_step", EncodeGraph, torch.zeros(2, 1, chunk_samples), "audio", ["codes"],
-              {"audio": {0: "batch"}, "codes": {0: "batch"}}),
-             ("decode_step", DecodeGraph, torch.zeros(2, model.num_codebooks, chunk_frames, dtype=torch.long), "codes",
-              ["audio", "tail"], {"codes": {0: "batch", 1: "codebooks"}, "audio": {0: "batch"}, "tail": {0: "batch"}}))
+    steps = (
+        (
+            "encode_step",
+            EncodeGraph,
+            torch.zeros(2, 1, chunk_samples),
+            "audio",
+            ["codes"],
+            {"audio": {0: "batch"}, "codes": {0: "batch"}},
+        ),
+        (
+            "decode_step",
+            DecodeGraph,
+            torch.zeros(2, model.num_codebooks, chunk_frames, dtype=torch.long),
+            "codes",
+            ["audio", "tail"],
+            {"codes": {0: "batch", 1: "codebooks"}, "audio": {0: "batch"}, "tail": {0: "batch"}},
+        ),
+    )
     for graph, make, x, x_name, out_names, axes in steps:
         step = StatefulStep(make(model), "step")
         state_in, state_out = state_names(step.layout)
@@ -140,17 +180,33 @@ def _export_steps(model, out: Path, chunk_frames: int) -> dict:
             if spec.batch_axis is not None:
                 axes[name_in] = axes[name_out] = {spec.batch_axis: "batch"}
         layout = [spec.describe() for spec in step.layout]
-        metadata = {**_metadata(model, graph, False), "chunk_frames": str(chunk_frames),
-                    "chunk_samples": str(chunk_samples), "lookahead": str(streaming["lookahead"]),
-                    "state": json.dumps(layout)}
-        _export_graph(step, (x, *step.initial_state(2)), ([x_name, *state_in], [*out_names, *state_out]), axes,
-                      out / GRAPH_FILES[(graph, False)], metadata)
+        metadata = {
+            **_metadata(model, graph, False),
+            "chunk_frames": str(chunk_frames),
+            "chunk_samples": str(chunk_samples),
+            "lookahead": str(streaming["lookahead"]),
+            "state": json.dumps(layout),
+        }
+        _export_graph(
+            step,
+            (x, *step.initial_state(2)),
+            ([x_name, *state_in], [*out_names, *state_out]),
+            axes,
+            out / GRAPH_FILES[(graph, False)],
+            metadata,
+        )
         streaming[graph] = {"file": GRAPH_FILES[(graph, False)], "state": layout}
     return streaming
 
 
-def export_onnx(model, out_dir: str | os.PathLike, int8: bool = False, force: bool = False,
-                check: bool = True, chunk_frames: int = CHUNK_FRAMES) -> dict:
+def export_onnx(
+    model,
+    out_dir: str | os.PathLike,
+    int8: bool = False,
+    force: bool = False,
+    check: bool = True,
+    chunk_frames: int = CHUNK_FRAMES,
+) -> dict:
     """Write the ONNX graphs of `model` (a torch Codec) into `out_dir`; returns the manifest written.
 
     A causal model also gets the streaming step graphs, `chunk_frames` frames per step (a non-causal
@@ -170,14 +226,31 @@ def export_onnx(model, out_dir: str | os.PathLike, int8: bool = False, force: bo
     frames = int((lengths.max() + model.frame_size - 1) // model.frame_size)
     codes = torch.zeros(2, model.num_codebooks, frames, dtype=torch.long)
     frame_lengths = (lengths + model.frame_size - 1) // model.frame_size
-    _export_graph(EncodeGraph(model), (audio, lengths), (["audio", "lengths"], ["codes", "frame_lengths"]),
-                  {"audio": {0: "batch", 2: "samples"}, "lengths": {0: "batch"},
-                   "codes": {0: "batch", 2: "frames"}, "frame_lengths": {0: "batch"}},
-                  out / GRAPH_FILES[("encode", False)], _metadata(model, "encode", False))
-    _export_graph(DecodeGraph(model), (codes, frame_lengths), (["codes", "frame_lengths"], ["audio"]),
-                  {"codes": {0: "batch", 1: "codebooks", 2: "frames"}, "frame_lengths": {0: "batch"},
-                   "audio": {0: "batch", 2: "samples"}},
-                  out / GRAPH_FILES[("decode", False)], _metadata(model, "decode", False))
+    _export_graph(
+        EncodeGraph(model),
+        (audio, lengths),
+        (["audio", "lengths"], ["codes", "frame_lengths"]),
+        {
+            "audio": {0: "batch", 2: "samples"},
+            "lengths": {0: "batch"},
+            "codes": {0: "batch", 2: "frames"},
+            "frame_lengths": {0: "batch"},
+        },
+        out / GRAPH_FILES[("encode", False)],
+        _metadata(model, "encode", False),
+    )
+    _export_graph(
+        DecodeGraph(model),
+        (codes, frame_lengths),
+        (["codes", "frame_lengths"], ["audio"]),
+        {
+            "codes": {0: "batch", 1: "codebooks", 2: "frames"},
+            "frame_lengths": {0: "batch"},
+            "audio": {0: "batch", 2: "samples"},
+        },
+        out / GRAPH_FILES[("decode", False)],
+        _metadata(model, "decode", False),
+    )
     if int8:
         for graph in ("encode", "decode"):
             _quantize_int8(out / GRAPH_FILES[(graph, False)], out / GRAPH_FILES[(graph, True)])
@@ -186,8 +259,12 @@ def export_onnx(model, out_dir: str | os.PathLike, int8: bool = False, force: bo
         for graph in ("encode_step", "decode_step"):
             (out / GRAPH_FILES[(graph, False)]).unlink(missing_ok=True)
     manifest = {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "codec_version": __version__,
-        "model_id": model.model_id, "config": to_dict(model.cfg), "opset": OPSET,
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "codec_version": __version__,
+        "model_id": model.model_id,
+        "config": to_dict(model.cfg),
+        "opset": OPSET,
         "params": sum(p.numel() for p in model.parameters()),
         "files": {name: sha256_file(out / name) for name in GRAPH_FILES.values() if (out / name).exists()},
         "streaming": streaming,
@@ -212,13 +289,20 @@ def _require_close(out: Path, what: str, frames_equal: float, audio_max_abs: flo
     """ValueError (and no manifest: no backend loads the graphs) unless a check met the export's bounds."""
     if frames_equal < MIN_CODE_AGREEMENT or audio_max_abs > MAX_AUDIO_ERROR:
         (out / MANIFEST).unlink()  # the graphs stay for inspection
-        raise ValueError(f"{out}: {what} failed: codes equal on {100 * frames_equal:.2f} % of frames "
-                         f"(need {100 * MIN_CODE_AGREEMENT:.0f} %), audio max-abs error {audio_max_abs:.2e} "
-                         f"(need <= {MAX_AUDIO_ERROR:.0e})")
+        raise ValueError(
+            f"{out}: {what} failed: codes equal on {100 * frames_equal:.2f} % of frames "
+            f"(need {100 * MIN_CODE_AGREEMENT:.0f} %), audio max-abs error {audio_max_abs:.2e} "
+            f"(need <= {MAX_AUDIO_ERROR:.0e})"
+        )
 
 
-def compare_with_torch(model, directory: str | os.PathLike, int8: bool = False,
-                       audio: torch.Tensor | None = None, lengths: torch.Tensor | None = None) -> CheckResult:
+def compare_with_torch(
+    model,
+    directory: str | os.PathLike,
+    int8: bool = False,
+    audio: torch.Tensor | None = None,
+    lengths: torch.Tensor | None = None,
+) -> CheckResult:
     """Tokenize and detokenize with the ONNX graphs in `directory` and with the torch model; how close they are."""
     if audio is None:
         audio, lengths = check_signal(model.sample_rate)
@@ -251,5 +335,6 @@ def compare_steps_with_torch(model, directory: str | os.PathLike, seconds: float
         got_audio.append(onnx_model.flush())
     same = (torch.cat(got_codes, -1) == torch.cat(ref_codes, -1)).all(dim=1)
     error = float((torch.cat(got_audio, -1) - torch.cat(ref_audio, -1)).abs().max())
-    return StepCheck(frames_equal=float(same.float().mean()), audio_max_abs=error, frames=same.numel(),
-                     chunks=len(ref_codes))
+    return StepCheck(
+        frames_equal=float(same.float().mean()), audio_max_abs=error, frames=same.numel(), chunks=len(ref_codes)
+    )

@@ -5,9 +5,14 @@ from __future__ import annotations
 MANIFEST = "onnx.json"
 FORMAT = "codec.onnx"
 FORMAT_VERSION = 1
-GRAPH_FILES = {("encode", False): "encoder.onnx", ("decode", False): "decoder.onnx",
-               ("encode", True): "encoder.int8.onnx", ("decode", True): "decoder.int8.onnx",
-               ("encode_step", False): "encode_step.onnx", ("decode_step", False): "decode_step.onnx"}
+GRAPH_FILES = {
+    ("encode", False): "encoder.onnx",
+    ("decode", False): "decoder.onnx",
+    ("encode", True): "encoder.int8.onnx",
+    ("decode", True): "decoder.int8.onnx",
+    ("encode_step", False): "encode_step.onnx",
+    ("decode_step", False): "decode_step.onnx",
+}
 
 
 def require_onnx() -> None:
@@ -16,5 +21,6 @@ def require_onnx() -> None:
         import onnx  # noqa: F401
         import onnxruntime  # noqa: F401
     except ImportError as err:
-        raise ImportError(f"the ONNX backend needs onnx and onnxruntime ({err}): "
-                          "pip install 'speechcodec[onnx]'") from None
+        raise ImportError(
+            f"the ONNX backend needs onnx and onnxruntime ({err}): pip install 'speechcodec[onnx]'"
+        ) from None

@@ -317,9 +317,11 @@ class BlockISTFTHead(StreamingModule):
         held = (self.ratio - 1) * self.hop
         if self.trim_left != held:
             raise ValueError("only the causal iSTFT head can stream")
-        return StepOverlapAdd(torch.zeros(batch_size, held, device=self.state_device()),
-                              torch.zeros(held, device=self.state_device()),
-                              torch.zeros((), dtype=torch.long, device=self.state_device()))
+        return StepOverlapAdd(
+            torch.zeros(batch_size, held, device=self.state_device()),
+            torch.zeros(held, device=self.state_device()),
+            torch.zeros((), dtype=torch.long, device=self.state_device()),
+        )
 
 
 class ExportVocoderDecoder(nn.Module):

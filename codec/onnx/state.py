@@ -48,8 +48,11 @@ class StateTensor:
 
     def describe(self) -> dict:
         """JSON for the export manifest: name, shape ("batch" on the batch axis), dtype; it starts at zeros."""
-        return {"name": self.name, "shape": [BATCH if d is None else d for d in self.shape],
-                "dtype": str(self.dtype).removeprefix("torch.")}
+        return {
+            "name": self.name,
+            "shape": [BATCH if d is None else d for d in self.shape],
+            "dtype": str(self.dtype).removeprefix("torch."),
+        }
 
 
 def _named_streaming_modules(root: nn.Module) -> list[tuple[str, StreamingModule]]:
@@ -64,8 +67,10 @@ def _fields(state: object, where: str) -> dict[str, torch.Tensor]:
     for f in dataclasses.fields(state):
         value = getattr(state, f.name)
         if not isinstance(value, torch.Tensor):
-            raise ValueError(f"{where}: state field {f.name!r} is {type(value).__name__}, not a tensor; "
-                             "ONNX step graphs carry tensor state only")
+            raise ValueError(
+                f"{where}: state field {f.name!r} is {type(value).__name__}, not a tensor; "
+                "ONNX step graphs carry tensor state only"
+            )
         out[f.name] = value
     return out
 
@@ -107,8 +112,11 @@ class StatefulStep(nn.Module):
         given = {s.name: t for s, t in zip(self.layout, state, strict=True)}
         values: dict[str, dict[str, torch.Tensor]] = {}
         for s in self.all_fields:  # empty fields are rebuilt with this call's batch size
-            value = given[s.name] if s.name in given else torch.zeros([batch if d is None else d for d in s.shape],
-                                                                      dtype=s.dtype)
+            value = (
+                given[s.name]
+                if s.name in given
+                else torch.zeros([batch if d is None else d for d in s.shape], dtype=s.dtype)
+            )
             values.setdefault(s.module, {})[s.field] = value
         modules = dict(_named_streaming_modules(self.graph))
         for path, module in modules.items():

@@ -30,8 +30,12 @@ class _StepRunner:
 
     def reset(self) -> None:
         """Every state at zeros (the start of a stream)."""
-        self.state = {f"state.{s['name']}": np.zeros([self.batch_size if d == "batch" else d for d in s["shape"]],
-                                                     dtype=s["dtype"]) for s in self.layout}
+        self.state = {
+            f"state.{s['name']}": np.zeros(
+                [self.batch_size if d == "batch" else d for d in s["shape"]], dtype=s["dtype"]
+            )
+            for s in self.layout
+        }
 
     def run(self, name: str, x: np.ndarray) -> list[np.ndarray]:
         """One step on `x`: the graph's outputs before its next state; the state is kept."""
@@ -51,8 +55,10 @@ class OnnxStreamingSession(ExclusiveStream):
     def __init__(self, model: OnnxCodec, batch_size: int = 1) -> None:
         streaming = model.manifest.get("streaming")
         if not model.cfg.causal or not streaming:
-            raise ValueError(f"model {model.model_id!r} has no streaming step graphs in {model.directory / MANIFEST} "
-                             "(not causal: streaming needs a causal model; use codec.runtime.longform for long files)")
+            raise ValueError(
+                f"model {model.model_id!r} has no streaming step graphs in {model.directory / MANIFEST} "
+                "(not causal: streaming needs a causal model; use codec.runtime.longform for long files)"
+            )
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.model, self.batch_size = model, int(batch_size)
@@ -79,13 +85,17 @@ class OnnxStreamingSession(ExclusiveStream):
         if audio.dim() != 3 or audio.shape[:2] != (self.batch_size, 1):
             raise ValueError(f"audio chunk must be [{self.batch_size}, 1, T], got {tuple(audio.shape)}")
         if audio.shape[-1] % self.chunk_samples:
-            raise ValueError(f"audio chunk of {audio.shape[-1]} samples is not a multiple of the exported step, "
-                             f"{self.chunk_samples} samples ({self.chunk_frames} frames); buffer samples until "
-                             "you have whole steps")
+            raise ValueError(
+                f"audio chunk of {audio.shape[-1]} samples is not a multiple of the exported step, "
+                f"{self.chunk_samples} samples ({self.chunk_frames} frames); buffer samples until "
+                "you have whole steps"
+            )
         k = self.model.check_num_codebooks(num_codebooks)
         wav = audio.detach().float().cpu().contiguous().numpy()
-        codes = [self.encoder.run("audio", wav[..., i : i + self.chunk_samples])[0]
-                 for i in range(0, wav.shape[-1], self.chunk_samples)]
+        codes = [
+            self.encoder.run("audio", wav[..., i : i + self.chunk_samples])[0]
+            for i in range(0, wav.shape[-1], self.chunk_samples)
+        ]
         if not codes:
             return torch.zeros(self.batch_size, k, 0, dtype=torch.long)
         return torch.from_numpy(np.concatenate(codes, axis=-1)[:, :k]).contiguous()
@@ -93,14 +103,17 @@ class OnnxStreamingSession(ExclusiveStream):
     def decode_chunk(self, codes: torch.Tensor) -> torch.Tensor:
         """Codes [B, k, m*chunk_frames] -> audio [B, 1, m*chunk_samples], the stream delayed by `lookahead` samples."""
         if codes.dim() != 3 or codes.shape[0] != self.batch_size or codes.is_floating_point():
-            raise ValueError(f"codes chunk must be integers [{self.batch_size}, k, n], "
-                             f"got {tuple(codes.shape)} {codes.dtype}")
+            raise ValueError(
+                f"codes chunk must be integers [{self.batch_size}, k, n], got {tuple(codes.shape)} {codes.dtype}"
+            )
         self.model.check_num_codebooks(codes.shape[1])
         if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) >= self.model.codebook_size):
             raise ValueError(f"token ids must be in [0, {self.model.codebook_size - 1}]")
         if codes.shape[-1] % self.chunk_frames:
-            raise ValueError(f"codes chunk of {codes.shape[-1]} frames is not a multiple of the exported step, "
-                             f"{self.chunk_frames} frames; buffer codes until you have whole steps")
+            raise ValueError(
+                f"codes chunk of {codes.shape[-1]} frames is not a multiple of the exported step, "
+                f"{self.chunk_frames} frames; buffer codes until you have whole steps"
+            )
         array = codes.long().cpu().contiguous().numpy()
         audio = []
         for i in range(0, array.shape[-1], self.chunk_frames):

@@ -22,7 +22,21 @@ from codec.prep.plan import (
 )
 
 __all__ = [
-    "COLUMNS", "ERRORS_FILE", "MANIFEST_FILE", "PLAN_FILE", "PREP_FORMAT", "PREP_FORMAT_VERSION", "PrepFailed",
-    "PrepItem", "PrepReport", "done_name", "hf_map_function", "merge_manifest", "owned_shards", "plan_items",
-    "resolve_rank", "shard_name", "tokenize_corpus",
+    "COLUMNS",
+    "ERRORS_FILE",
+    "MANIFEST_FILE",
+    "PLAN_FILE",
+    "PREP_FORMAT",
+    "PREP_FORMAT_VERSION",
+    "PrepFailed",
+    "PrepItem",
+    "PrepReport",
+    "done_name",
+    "hf_map_function",
+    "merge_manifest",
+    "owned_shards",
+    "plan_items",
+    "resolve_rank",
+    "shard_name",
+    "tokenize_corpus",
 ]

@@ -37,14 +37,26 @@ from codec.prep.plan import (
 from codec.prep.shards import _run_shards
 
 
-def tokenize_corpus(inputs: Any, out_dir: str | os.PathLike, model: Codec | str | os.PathLike, *,
-                    num_codebooks: int | None = None, shard_size: int = 1000, batch_size: int = 16,
-                    num_workers: int = 2, rank: int | None = None, world_size: int | None = None,
-                    strict: bool = False, device: str | torch.device | None = None, quiet: bool = False) -> PrepReport:
+def tokenize_corpus(
+    inputs: Any,
+    out_dir: str | os.PathLike,
+    model: Codec | str | os.PathLike,
+    *,
+    num_codebooks: int | None = None,
+    shard_size: int = 1000,
+    batch_size: int = 16,
+    num_workers: int = 2,
+    rank: int | None = None,
+    world_size: int | None = None,
+    strict: bool = False,
+    device: str | torch.device | None = None,
+    quiet: bool = False,
+) -> PrepReport:
     """Tokenize a corpus into Parquet shards under `out_dir` (this rank's share); merge when all are done."""
     if shard_size < 1 or batch_size < 1 or num_workers < 0:
-        raise ValueError("need shard_size >= 1, batch_size >= 1, num_workers >= 0; "
-                         f"got {shard_size}, {batch_size}, {num_workers}")
+        raise ValueError(
+            f"need shard_size >= 1, batch_size >= 1, num_workers >= 0; got {shard_size}, {batch_size}, {num_workers}"
+        )
     rank, world_size = resolve_rank(rank, world_size)
     out_dir = Path(out_dir)
     codec, checkpoint_sha = _as_model(model, device)
@@ -80,23 +92,40 @@ def merge_manifest(out_dir: str | os.PathLike) -> Path:
     plan = _read_json(out_dir / PLAN_FILE)
     missing = [i for i in range(plan["num_shards"]) if not _shard_done(out_dir, i)]
     if missing:
-        raise ValueError(f"{out_dir}: {len(missing)} of {plan['num_shards']} shards not finished "
-                         f"(first: {shard_name(missing[0])}); run the remaining ranks, then merge")
+        raise ValueError(
+            f"{out_dir}: {len(missing)} of {plan['num_shards']} shards not finished "
+            f"(first: {shard_name(missing[0])}); run the remaining ranks, then merge"
+        )
     markers = [_read_json(out_dir / done_name(i)) for i in range(plan["num_shards"])]
     errors = [{"input": path, "error": reason, "id": None, "shard": None} for path, reason in plan["input_errors"]]
     for marker in markers:
-        errors += [{"input": e["path"], "error": e["error"], "id": e["id"], "shard": marker["shard"]}
-                   for e in marker["errors"]]
+        errors += [
+            {"input": e["path"], "error": e["error"], "id": e["id"], "shard": marker["shard"]} for e in marker["errors"]
+        ]
     atomic_write_bytes(out_dir / ERRORS_FILE, "".join(json.dumps(e) + "\n" for e in errors).encode())
     model = plan["model"]
     seconds = sum(m["audio_seconds"] for m in markers)
     manifest = {
-        "format": PREP_FORMAT, "format_version": PREP_FORMAT_VERSION, **model,
-        "rows": sum(m["rows"] for m in markers), "hours": seconds / 3600, "errors": len(errors),
-        "items": plan["num_items"], "shard_size": plan["shard_size"],
-        "shards": [{"file": shard_name(m["shard"]), "rows": m["rows"], "hours": m["audio_seconds"] / 3600,
-                    "errors": len(m["errors"])} for m in markers],
-        "data_files": "shard-*.parquet", "columns": list(COLUMNS), "layout": _layout_hints(model),
+        "format": PREP_FORMAT,
+        "format_version": PREP_FORMAT_VERSION,
+        **model,
+        "rows": sum(m["rows"] for m in markers),
+        "hours": seconds / 3600,
+        "errors": len(errors),
+        "items": plan["num_items"],
+        "shard_size": plan["shard_size"],
+        "shards": [
+            {
+                "file": shard_name(m["shard"]),
+                "rows": m["rows"],
+                "hours": m["audio_seconds"] / 3600,
+                "errors": len(m["errors"]),
+            }
+            for m in markers
+        ],
+        "data_files": "shard-*.parquet",
+        "columns": list(COLUMNS),
+        "layout": _layout_hints(model),
     }
     target = out_dir / MANIFEST_FILE
     atomic_write_bytes(target, (json.dumps(manifest, indent=2) + "\n").encode())
@@ -107,6 +136,8 @@ def _layout_hints(model: dict) -> dict:
     k, s, size = model["num_codebooks"], model["num_semantic_codebooks"], model["codebook_size"]
     return {
         "codes_shape": "[num_codebooks][n_frames] per row",
-        "semantic_codebooks": list(range(s)), "acoustic_codebooks": list(range(s, k)),
-        "vocab_size": k * size, "flat_token": "codebook k, code c -> k * codebook_size + c",
+        "semantic_codebooks": list(range(s)),
+        "acoustic_codebooks": list(range(s, k)),
+        "vocab_size": k * size,
+        "flat_token": "codebook k, code c -> k * codebook_size + c",
     }

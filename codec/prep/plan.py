@@ -117,8 +117,7 @@ def plan_items(inputs: Any) -> tuple[list[PrepItem], list[tuple[str, str]]]:
     else:
         specs = [str(inputs)] if isinstance(inputs, (str, os.PathLike)) else [str(s) for s in inputs]
         collected = collect_inputs(specs)
-        items = [PrepItem(i.id, str(i.path), str(i.path), i.text, i.speaker)
-                 for i in collected.items]
+        items = [PrepItem(i.id, str(i.path), str(i.path), i.text, i.speaker) for i in collected.items]
         spec_errors = list(collected.errors)
     items.sort(key=lambda item: (item.id, item.path))
     seen: dict[str, str] = {}
@@ -129,30 +128,53 @@ def plan_items(inputs: Any) -> tuple[list[PrepItem], list[tuple[str, str]]]:
     return items, spec_errors
 
 
-def _plan_record(codec: Codec, sha: str | None, k: int, items: list[PrepItem], shard_size: int,
-                 num_shards: int, spec_errors: list[tuple[str, str]]) -> dict:
+def _plan_record(
+    codec: Codec,
+    sha: str | None,
+    k: int,
+    items: list[PrepItem],
+    shard_size: int,
+    num_shards: int,
+    spec_errors: list[tuple[str, str]],
+) -> dict:
     digest = hashlib.sha256("".join(f"{i.id}\t{i.path}\n" for i in items).encode()).hexdigest()
     model = {
-        "model_id": codec.model_id, "checkpoint_sha256": sha, "num_codebooks": k,
+        "model_id": codec.model_id,
+        "checkpoint_sha256": sha,
+        "num_codebooks": k,
         "model_num_codebooks": codec.num_codebooks,
         "num_semantic_codebooks": min(codec.cfg.quantizer.num_semantic_codebooks, k),
-        "codebook_size": codec.codebook_size, "frame_rate": codec.frame_rate, "sample_rate": codec.sample_rate,
+        "codebook_size": codec.codebook_size,
+        "frame_rate": codec.frame_rate,
+        "sample_rate": codec.sample_rate,
         "codes_dtype": np.dtype(_codes_dtype(codec.codebook_size)).name,
     }
-    return {"format": PREP_FORMAT, "format_version": PREP_FORMAT_VERSION, "model": model, "num_items": len(items),
-            "items_sha256": digest, "shard_size": shard_size, "num_shards": num_shards,
-            "input_errors": [list(e) for e in spec_errors]}
+    return {
+        "format": PREP_FORMAT,
+        "format_version": PREP_FORMAT_VERSION,
+        "model": model,
+        "num_items": len(items),
+        "items_sha256": digest,
+        "shard_size": shard_size,
+        "num_shards": num_shards,
+        "input_errors": [list(e) for e in spec_errors],
+    }
 
 
 def _write_or_check_plan(out_dir: Path, plan: dict) -> None:
     path = out_dir / PLAN_FILE
     if path.is_file():
         old = _read_json(path)
-        changed = [_difference(key, old.get(key), plan[key])
-                   for key in ("model", "items_sha256", "shard_size", "num_shards") if old.get(key) != plan[key]]
+        changed = [
+            _difference(key, old.get(key), plan[key])
+            for key in ("model", "items_sha256", "shard_size", "num_shards")
+            if old.get(key) != plan[key]
+        ]
         if changed:
-            raise ValueError(f"{out_dir} holds a prep run with a different {'; '.join(changed)}; "
-                             "use a new output directory (or delete it) to start over")
+            raise ValueError(
+                f"{out_dir} holds a prep run with a different {'; '.join(changed)}; "
+                "use a new output directory (or delete it) to start over"
+            )
         return
     atomic_write_bytes(path, (json.dumps(plan, indent=2) + "\n").encode())
 
@@ -175,6 +197,7 @@ def _remove_leftovers(out_dir: Path, index: int) -> None:
             Path(tmp).unlink(missing_ok=True)
     (out_dir / shard_name(index)).unlink(missing_ok=True)
     (out_dir / done_name(index)).unlink(missing_ok=True)
+
 
 def _is_hf_dataset(obj: Any) -> bool:
     return hasattr(obj, "column_names") and "audio" in getattr(obj, "column_names", ()) and hasattr(obj, "__getitem__")

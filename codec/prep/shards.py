@@ -23,20 +23,37 @@ from codec.prep.plan import PREP_FORMAT, PrepItem, PrepReport, _codes_dtype, _is
 from codec.runtime.longform import LONGFORM_THRESHOLD_SECONDS
 
 
-def _run_shards(codec: Codec, k: int, items: list[PrepItem], todo: list[int], shard_size: int, batch_size: int,
-                num_workers: int, inputs: Any, report: PrepReport, quiet: bool = False) -> None:
+def _run_shards(
+    codec: Codec,
+    k: int,
+    items: list[PrepItem],
+    todo: list[int],
+    shard_size: int,
+    batch_size: int,
+    num_workers: int,
+    inputs: Any,
+    report: PrepReport,
+    quiet: bool = False,
+) -> None:
     if not todo:
         return
     dataset = _AudioItems(items, codec.sample_rate, inputs if _is_hf_dataset(inputs) else None)
     loader = torch.utils.data.DataLoader(
-        dataset, batch_sampler=_LazyBatches(items, todo, shard_size, batch_size), num_workers=num_workers,
-        collate_fn=list, worker_init_fn=_worker_init if num_workers else None)
+        dataset,
+        batch_sampler=_LazyBatches(items, todo, shard_size, batch_size),
+        num_workers=num_workers,
+        collate_fn=list,
+        worker_init_fn=_worker_init if num_workers else None,
+    )
     sizes = {s: min((s + 1) * shard_size, len(items)) - s * shard_size for s in todo}
     pending: dict[int, list[dict]] = {s: [] for s in todo}
     start, seconds = time.perf_counter(), 0.0
-    with tqdm(total=sum(sizes.values()), unit="file", desc=f"prep rank {report.rank}", file=sys.stderr,
-                   disable=quiet) as bar, \
-            torch.inference_mode():
+    with (
+        tqdm(
+            total=sum(sizes.values()), unit="file", desc=f"prep rank {report.rank}", file=sys.stderr, disable=quiet
+        ) as bar,
+        torch.inference_mode(),
+    ):
         for batch in loader:
             shard = batch[0]["index"] // shard_size
             pending[shard] += _encode(codec, k, batch, items)
@@ -56,8 +73,9 @@ def _encode(codec: Codec, k: int, batch: list[dict], items: list[PrepItem]) -> l
     good = [entry for entry in batch if entry["error"] is None and not entry.get("long")]
     if good:
         try:
-            tokens = codec.tokenize([torch.from_numpy(e["wav"])[None] for e in good], sample_rate=codec.sample_rate,
-                                    num_codebooks=k)
+            tokens = codec.tokenize(
+                [torch.from_numpy(e["wav"])[None] for e in good], sample_rate=codec.sample_rate, num_codebooks=k
+            )
         except (RuntimeError, ValueError) as err:
             if len(good) == 1:
                 good[0]["error"] = one_line(err, good[0]["path"])
@@ -116,8 +134,15 @@ class _AudioItems(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> dict:
         item = self.items[index]
-        out = {"index": index, "wav": None, "error": item.error, "rate": 0, "seconds": 0.0,
-               "path": item.path or f"item {item.id}", "long": False}
+        out = {
+            "index": index,
+            "wav": None,
+            "error": item.error,
+            "rate": 0,
+            "seconds": 0.0,
+            "path": item.path or f"item {item.id}",
+            "long": False,
+        }
         if item.error:
             return out
         try:
@@ -194,17 +219,31 @@ def _write_parquet(path: Path, rows: list[dict], items: list[PrepItem], dtype: t
     import pyarrow.parquet as pq
 
     value_type = pa.from_numpy_dtype(np.dtype(dtype))
-    schema = pa.schema([
-        ("id", pa.string()), ("path", pa.string()), ("duration", pa.float64()), ("sample_rate", pa.int32()),
-        ("num_samples", pa.int64()), ("n_frames", pa.int32()), ("codes", pa.list_(pa.list_(value_type))),
-        ("text", pa.string()), ("speaker", pa.string()),
-    ], metadata={"codec.model_id": model_id, "codec.format": PREP_FORMAT})
+    schema = pa.schema(
+        [
+            ("id", pa.string()),
+            ("path", pa.string()),
+            ("duration", pa.float64()),
+            ("sample_rate", pa.int32()),
+            ("num_samples", pa.int64()),
+            ("n_frames", pa.int32()),
+            ("codes", pa.list_(pa.list_(value_type))),
+            ("text", pa.string()),
+            ("speaker", pa.string()),
+        ],
+        metadata={"codec.model_id": model_id, "codec.format": PREP_FORMAT},
+    )
     codes = [r["codes"].astype(dtype) for r in rows]
     columns = [
-        [items[r["index"]].id for r in rows], [r["path"] for r in rows], [r["seconds"] for r in rows],
-        [r["rate"] for r in rows], [r["num_samples"] for r in rows], [c.shape[1] for c in codes],
+        [items[r["index"]].id for r in rows],
+        [r["path"] for r in rows],
+        [r["seconds"] for r in rows],
+        [r["rate"] for r in rows],
+        [r["num_samples"] for r in rows],
+        [c.shape[1] for c in codes],
         _nested_codes(codes, np.dtype(dtype)),
-        [items[r["index"]].text for r in rows], [items[r["index"]].speaker for r in rows],
+        [items[r["index"]].text for r in rows],
+        [items[r["index"]].speaker for r in rows],
     ]
     arrays = [col if isinstance(col, pa.Array) else pa.array(col, type=f.type) for col, f in zip(columns, schema)]
     table = pa.Table.from_arrays(arrays, schema=schema)

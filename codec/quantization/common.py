@@ -42,8 +42,9 @@ def usage_stats(codes: torch.Tensor, frame_lengths: torch.Tensor, codebook_size:
 LevelFn = Callable[[int, torch.Tensor], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
 
 
-def residual_forward(latent: torch.Tensor, k_max: int, keep: torch.Tensor, num_semantic: int,
-                     mask: torch.Tensor | None, level: LevelFn) -> QuantizerOutput:
+def residual_forward(
+    latent: torch.Tensor, k_max: int, keep: torch.Tensor, num_semantic: int, mask: torch.Tensor | None, level: LevelFn
+) -> QuantizerOutput:
     """The training pass every residual quantizer shares: `level(k, residual [B, F, D])` -> (output [B, F, D],
     codes [B, F], loss) for k < k_max; item b keeps its first `keep[b]` levels; the semantic levels summed apart."""
     residual = latent.transpose(1, 2)

@@ -77,8 +77,9 @@ class ResidualFSQuantizer(nn.Module):
         q, idx = self._codebook(k)(self.project_in[k](residual))
         return self.project_out[k](q), idx.long()
 
-    def forward(self, latent: torch.Tensor, mask: torch.Tensor | None = None,
-                num_codebooks: int | None = None) -> QuantizerOutput:
+    def forward(
+        self, latent: torch.Tensor, mask: torch.Tensor | None = None, num_codebooks: int | None = None
+    ) -> QuantizerOutput:
         """Quantize latent [B, D, F]; in training mode each item keeps a random prefix of levels."""
         batch = latent.shape[0]
         k_max = num_codebooks or self.num_codebooks

@@ -43,8 +43,10 @@ class RVQConfig:
         """Raise ValueError when this config does not fit `shape`."""
         check_semantic(self.num_semantic_codebooks, self.num_codebooks, where)
         if self.num_codebooks * self.codebook_size * self.codebook_dim > 2**26:
-            raise ValueError(f"{where}: num_codebooks x codebook_size x codebook_dim = "
-                             f"{self.num_codebooks * self.codebook_size * self.codebook_dim} exceeds {2**26}")
+            raise ValueError(
+                f"{where}: num_codebooks x codebook_size x codebook_dim = "
+                f"{self.num_codebooks * self.codebook_size * self.codebook_dim} exceeds {2**26}"
+            )
 
 
 class ResidualQuantizer(nn.Module):
@@ -83,8 +85,9 @@ class ResidualQuantizer(nn.Module):
         """Levels distilled toward the semantic teacher."""
         return self.cfg.num_semantic_codebooks
 
-    def forward(self, latent: torch.Tensor, mask: torch.Tensor | None = None,
-                num_codebooks: int | None = None) -> QuantizerOutput:
+    def forward(
+        self, latent: torch.Tensor, mask: torch.Tensor | None = None, num_codebooks: int | None = None
+    ) -> QuantizerOutput:
         """Quantize latent [B, D, F]; in training mode each item keeps a random prefix of levels."""
         batch = latent.shape[0]
         k_max = num_codebooks or self.num_codebooks

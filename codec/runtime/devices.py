@@ -13,8 +13,9 @@ def check_device(name: str | torch.device) -> torch.device:
         raise ValueError(f"--device {name!r}: not a torch device name (e.g. cpu, cuda, cuda:1, mps)") from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError(f"--device {name}: no CUDA GPU is available here "
-                             "(torch.cuda.is_available() is False); use --device cpu")
+            raise ValueError(
+                f"--device {name}: no CUDA GPU is available here (torch.cuda.is_available() is False); use --device cpu"
+            )
         if device.index is not None and device.index >= torch.cuda.device_count():
             raise ValueError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) present")
     elif device.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):

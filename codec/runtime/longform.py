@@ -105,8 +105,9 @@ def _frames(model: Codec, seconds: float, name: str, minimum: int = 0) -> int:
 class LongForm:
     """Long-form tokenize/detokenize of one file at a time with `model`, windowed as the module docstring says."""
 
-    def __init__(self, model: Codec, window_seconds: float = 30.0, context_seconds: float = 3.0,
-                 crossfade_seconds: float = 0.5) -> None:
+    def __init__(
+        self, model: Codec, window_seconds: float = 30.0, context_seconds: float = 3.0, crossfade_seconds: float = 0.5
+    ) -> None:
         self.model = model
         self.window_seconds, self.context_seconds = window_seconds, context_seconds
         self.crossfade_seconds = crossfade_seconds
@@ -139,8 +140,9 @@ class LongForm:
         return model.make_tokens(codes, torch.tensor([num_frames], device=device), torch.tensor([total], device=device))
 
     @torch.inference_mode()
-    def detokenize(self, tokens: Tokens, sink: str | os.PathLike | AudioSink, subtype: str | None = None,
-                   exclusive: bool = False) -> int:
+    def detokenize(
+        self, tokens: Tokens, sink: str | os.PathLike | AudioSink, subtype: str | None = None, exclusive: bool = False
+    ) -> int:
         """Decode Tokens of one long item window by window to a file (atomic) or a callback; returns samples written.
 
         `exclusive`: refuse (FileExistsError) to replace an existing output file.
@@ -154,8 +156,10 @@ class LongForm:
         context = _frames(model, self.context_seconds, "context_seconds")
         fade = round(self.crossfade_seconds * model.sample_rate)
         if fade > context * model.frame_size or fade > window * model.frame_size // 2:
-            raise ValueError(f"crossfade_seconds={self.crossfade_seconds} must be at most context_seconds "
-                             f"({self.context_seconds}) and half of window_seconds ({self.window_seconds})")
+            raise ValueError(
+                f"crossfade_seconds={self.crossfade_seconds} must be at most context_seconds "
+                f"({self.context_seconds}) and half of window_seconds ({self.window_seconds})"
+            )
         if model.cfg.causal:
             blocks = _streamed_windows(model, tokens, window)
         else:
@@ -165,18 +169,31 @@ class LongForm:
         return _write_file(Path(sink), blocks, model.sample_rate, subtype, exclusive)
 
 
-def tokenize_file_longform(model: Codec, path: str | os.PathLike, window_seconds: float = 30.0,
-                           context_seconds: float = 3.0, num_codebooks: int | None = None) -> Tokens:
+def tokenize_file_longform(
+    model: Codec,
+    path: str | os.PathLike,
+    window_seconds: float = 30.0,
+    context_seconds: float = 3.0,
+    num_codebooks: int | None = None,
+) -> Tokens:
     """Tokenize one (long) audio file window by window -> Tokens [1, k, F] (LongForm.tokenize)."""
     return LongForm(model, window_seconds, context_seconds).tokenize(path, num_codebooks)
 
 
-def detokenize_longform(model: Codec, tokens: Tokens, sink: str | os.PathLike | AudioSink,
-                        window_seconds: float = 30.0, context_seconds: float = 3.0,
-                        crossfade_seconds: float = 0.5, subtype: str | None = None, exclusive: bool = False) -> int:
+def detokenize_longform(
+    model: Codec,
+    tokens: Tokens,
+    sink: str | os.PathLike | AudioSink,
+    window_seconds: float = 30.0,
+    context_seconds: float = 3.0,
+    crossfade_seconds: float = 0.5,
+    subtype: str | None = None,
+    exclusive: bool = False,
+) -> int:
     """Decode Tokens of one long item to a file or a callback; samples written (LongForm.detokenize)."""
-    return LongForm(model, window_seconds, context_seconds, crossfade_seconds).detokenize(tokens, sink, subtype,
-                                                                                         exclusive)
+    return LongForm(model, window_seconds, context_seconds, crossfade_seconds).detokenize(
+        tokens, sink, subtype, exclusive
+    )
 
 
 def _crossfade(size: int) -> torch.Tensor:
@@ -231,8 +248,9 @@ def _drain(blocks: Iterator[torch.Tensor], sink: AudioSink) -> int:
     return written
 
 
-def _write_file(path: Path, blocks: Iterator[torch.Tensor], sample_rate: int, subtype: str | None,
-                exclusive: bool = False) -> int:
+def _write_file(
+    path: Path, blocks: Iterator[torch.Tensor], sample_rate: int, subtype: str | None, exclusive: bool = False
+) -> int:
     """Write mono blocks to `path` through a temp file and a rename; the format follows the extension."""
     fmt = soundfile_format(path)
     tmp = temp_path_for(path)

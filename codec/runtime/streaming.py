@@ -57,8 +57,10 @@ class LatencyInfo:
         """One line for `codec info`."""
         if not self.streamable:
             return f"not streamable (non-causal); frame {self.frame_ms:g} ms"
-        return (f"{self.total_ms:g} ms = frame {self.frame_ms:g} ms + decoder lookahead {self.lookahead_ms:g} ms "
-                f"({self.total_samples} samples)")
+        return (
+            f"{self.total_ms:g} ms = frame {self.frame_ms:g} ms + decoder lookahead {self.lookahead_ms:g} ms "
+            f"({self.total_samples} samples)"
+        )
 
 
 def decoder_lookahead(cfg: CodecConfig) -> int:
@@ -103,8 +105,10 @@ class StreamingSession(ExclusiveStream):
 
     def __init__(self, model: Codec, batch_size: int = 1) -> None:
         if not model.cfg.causal:
-            raise ValueError(f"model {model.model_id!r} is not causal (cfg.causal=False); "
-                             "streaming needs a causal model; use codec.runtime.longform for long files")
+            raise ValueError(
+                f"model {model.model_id!r} is not causal (cfg.causal=False); "
+                "streaming needs a causal model; use codec.runtime.longform for long files"
+            )
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.model, self.batch_size = model, int(batch_size)
@@ -127,8 +131,10 @@ class StreamingSession(ExclusiveStream):
         if audio.dim() != 3 or audio.shape[:2] != (self.batch_size, 1):
             raise ValueError(f"audio chunk must be [{self.batch_size}, 1, T], got {tuple(audio.shape)}")
         if audio.shape[-1] % model.frame_size:
-            raise ValueError(f"audio chunk of {audio.shape[-1]} samples is not a multiple of frame_size "
-                             f"{model.frame_size}; buffer samples until you have whole frames")
+            raise ValueError(
+                f"audio chunk of {audio.shape[-1]} samples is not a multiple of frame_size "
+                f"{model.frame_size}; buffer samples until you have whole frames"
+            )
         k = model.check_num_codebooks(num_codebooks)
         if audio.shape[-1] == 0:
             return torch.zeros(self.batch_size, k, 0, dtype=torch.long, device=model.device)
@@ -140,8 +146,9 @@ class StreamingSession(ExclusiveStream):
         """Codes [B, k, n] -> audio [B, 1, n*frame_size], the stream delayed by `latency.lookahead_samples`."""
         model = self.model
         if codes.dim() != 3 or codes.shape[0] != self.batch_size or codes.is_floating_point():
-            raise ValueError(f"codes chunk must be integers [{self.batch_size}, k, n], "
-                             f"got {tuple(codes.shape)} {codes.dtype}")
+            raise ValueError(
+                f"codes chunk must be integers [{self.batch_size}, k, n], got {tuple(codes.shape)} {codes.dtype}"
+            )
         model.check_num_codebooks(codes.shape[1])
         if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) >= model.codebook_size):
             raise ValueError(f"token ids must be in [0, {model.codebook_size - 1}]")
@@ -155,4 +162,3 @@ class StreamingSession(ExclusiveStream):
         tail = self.model.decoder.flush()
         set_streaming(self.model.decoder, self.batch_size)
         return tail
-

@@ -23,8 +23,9 @@ LATEST = "latest"
 log = logging.getLogger("codec.train")
 
 
-def save_checkpoint(run_dir: Path, step: int, generator, discriminator, aux, trainer_state: dict,
-                    config: dict, keep_last: int) -> Path:
+def save_checkpoint(
+    run_dir: Path, step: int, generator, discriminator, aux, trainer_state: dict, config: dict, keep_last: int
+) -> Path:
     """Write `run_dir/checkpoints/step_<step>/` via a temp dir + rename, update `latest`, prune old ones."""
     root = Path(run_dir) / "checkpoints"
     final = root / f"step_{step:08d}"
@@ -70,15 +71,18 @@ def load_modules(path: Path, generator, discriminator=None, aux=None) -> None:
     state = unfold_weight_norm_state(read_safetensors(path / "model.safetensors"), generator.state_dict())
     load_state_strict(generator, state, str(path / "model.safetensors"))
     if discriminator is not None and (path / "discriminator.safetensors").is_file():
-        load_state_strict(discriminator, read_safetensors(path / "discriminator.safetensors"),
-                          str(path / "discriminator.safetensors"))
+        load_state_strict(
+            discriminator, read_safetensors(path / "discriminator.safetensors"), str(path / "discriminator.safetensors")
+        )
     if aux is not None and (path / "aux.safetensors").is_file():
         heads, own = read_safetensors(path / "aux.safetensors"), aux.state_dict()
         if heads.keys() == own.keys() and all(heads[k].shape == own[k].shape for k in own):
             load_state_strict(aux, heads, str(path / "aux.safetensors"))
         else:
-            log.warning("%s: teacher heads not loaded (trained for another teacher or phone set); they start fresh",
-                        path / "aux.safetensors")
+            log.warning(
+                "%s: teacher heads not loaded (trained for another teacher or phone set); they start fresh",
+                path / "aux.safetensors",
+            )
 
 
 def _prune(root: Path, keep_last: int) -> None:

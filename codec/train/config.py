@@ -42,10 +42,17 @@ class OptimConfig:
 class LossConfig:
     """Loss weights keyed by the logged metric names (0 = log only); the GAN starts after `mel_only_steps`."""
 
-    weights: dict = field(default_factory=lambda: {
-        "loss/mel": 15.0, "loss/stft": 0.0, "loss/adversarial": 1.0, "loss/feature": 2.0,
-        "loss/commitment": 0.25, "loss/distill": 1.0, "loss/level": 0.0,
-    })
+    weights: dict = field(
+        default_factory=lambda: {
+            "loss/mel": 15.0,
+            "loss/stft": 0.0,
+            "loss/adversarial": 1.0,
+            "loss/feature": 2.0,
+            "loss/commitment": 0.25,
+            "loss/distill": 1.0,
+            "loss/level": 0.0,
+        }
+    )
     gan: Literal["hinge", "lsgan"] = "hinge"
     mel_only_steps: int = 0
 

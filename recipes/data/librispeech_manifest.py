@@ -55,8 +55,9 @@ def build_manifest(root: Path, out: Path, min_seconds: float = 0.5) -> int:
             rel = path.resolve().relative_to(out.parent.resolve()).as_posix()
         except ValueError:
             rel = str(path.resolve())
-        rows.append({"path": rel, "id": utt, "duration": round(duration, 3), "text": texts.get(utt),
-                     "speaker": speaker})
+        rows.append(
+            {"path": rel, "id": utt, "duration": round(duration, 3), "text": texts.get(utt), "speaker": speaker}
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out, "".join(json.dumps(r) + "\n" for r in rows).encode())
     return len(rows)

@@ -123,8 +123,9 @@ def _recording_files(source: str, root: Path) -> list[tuple[Path, str]]:
     raise ValueError(f"unknown recording source {source!r}")
 
 
-def tts_tasks(source: str, minutes: float, texts: list[str], heldout_voices: int, augment: float,
-              seed: int) -> list[Task]:
+def tts_tasks(
+    source: str, minutes: float, texts: list[str], heldout_voices: int, augment: float, seed: int
+) -> list[Task]:
     """Prefix-stable tasks for a neural TTS source: enough sentences for `minutes` of audio (4 s each, estimated)."""
     count = math.ceil(minutes * 60 / 4.0)
     speakers = _tts_speakers(source, seed)
@@ -140,8 +141,11 @@ def tts_tasks(source: str, minutes: float, texts: list[str], heldout_voices: int
         elif source == "hibari":
             params["speed"] = round(rng.uniform(0.8, 1.2), 3)
         else:
-            params.update(length_scale=round(rng.uniform(0.85, 1.2), 3), noise_scale=round(rng.uniform(0.5, 0.8), 3),
-                          noise_w=round(rng.uniform(0.6, 1.0), 3))
+            params.update(
+                length_scale=round(rng.uniform(0.85, 1.2), 3),
+                noise_scale=round(rng.uniform(0.5, 0.8), 3),
+                noise_w=round(rng.uniform(0.6, 1.0), 3),
+            )
         text = texts[(i * 7919 + zlib.crc32(source.encode())) % len(texts)]
         task = Task(f"{speaker}-{i:06d}", source, speaker, split, neural_tts.LICENCES[source], text=text, params=params)
         tasks.append(_with_augment(task, augment, seed))
@@ -193,9 +197,20 @@ def render(task: Task, out_dir: str) -> dict | None:
         audio = apply_augmentation(audio, task.augment, seed)
     elif float(np.abs(audio).max()) > 0.99:
         audio = audio * (0.99 / float(np.abs(audio).max()))
-    row = {"path": task.path, "id": task.id, "speaker": task.speaker, "source": task.source, "split": task.split,
-           "licence": task.licence, "text": task.text, "duration": round(len(audio) / SAMPLE_RATE, 3),
-           "sample_rate": SAMPLE_RATE, "original_sample_rate": rate, "augment": task.augment, "params": task.params}
+    row = {
+        "path": task.path,
+        "id": task.id,
+        "speaker": task.speaker,
+        "source": task.source,
+        "split": task.split,
+        "licence": task.licence,
+        "text": task.text,
+        "duration": round(len(audio) / SAMPLE_RATE, 3),
+        "sample_rate": SAMPLE_RATE,
+        "original_sample_rate": rate,
+        "augment": task.augment,
+        "params": task.params,
+    }
     if task.input:
         row["original"] = task.input.split("/root/", 1)[-1]
     _write_atomic_flac(wav_path, audio)
@@ -258,8 +273,13 @@ def synthetic_rows(out_dir: Path, hours: float, seed: int, jobs: int, progress: 
     for name, split in (("manifest.jsonl", "train"), ("manifest_heldout.jsonl", "heldout")):
         for line in (sub / name).read_text().splitlines():
             row = json.loads(line)
-            row.update(path=f"synthetic/{row['path']}", source=f"synthetic-{row['engine']}", split=split,
-                       licence=SYNTHETIC_LICENCE, augment=[])
+            row.update(
+                path=f"synthetic/{row['path']}",
+                source=f"synthetic-{row['engine']}",
+                split=split,
+                licence=SYNTHETIC_LICENCE,
+                augment=[],
+            )
             rows.append(row)
     return rows
 
@@ -273,18 +293,29 @@ def write_manifests(out_dir: Path, rows: list[dict]) -> None:
         _write_atomic_text(out_dir / name, "".join(json.dumps(r) + "\n" for r in rows if r["split"] == split))
     summary: dict[str, dict] = {}
     for row in rows:
-        entry = summary.setdefault(row["source"],
-                                   {"licence": row["licence"], "items": 0, "hours": 0.0, "speakers": set()})
+        entry = summary.setdefault(
+            row["source"], {"licence": row["licence"], "items": 0, "hours": 0.0, "speakers": set()}
+        )
         entry["items"] += 1
         entry["hours"] += row["duration"] / 3600
         entry["speakers"].add(row["speaker"])
-    table = {k: {**v, "hours": round(v["hours"], 3), "speakers": len(v["speakers"])}
-             for k, v in sorted(summary.items())}
+    table = {
+        k: {**v, "hours": round(v["hours"], 3), "speakers": len(v["speakers"])} for k, v in sorted(summary.items())
+    }
     _write_atomic_text(out_dir / "licences.json", json.dumps(table, indent=1) + "\n")
 
 
-def build(out_dir: Path, sources: list[str], minutes: dict[str, float], synthetic_hours: float, augment: float,
-          heldout: float, seed: int, jobs: int, progress: bool = True) -> list[dict]:
+def build(
+    out_dir: Path,
+    sources: list[str],
+    minutes: dict[str, float],
+    synthetic_hours: float,
+    augment: float,
+    heldout: float,
+    seed: int,
+    jobs: int,
+    progress: bool = True,
+) -> list[dict]:
     """Make (or resume) every source in order, rewriting the manifests after each one; returns all rows."""
     out_dir.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
@@ -321,15 +352,18 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out_dir", type=Path, help="output directory (created; re-running resumes)")
     parser.add_argument("--sources", default=",".join(DEFAULT_SOURCES), help="comma-separated, made in this order")
-    parser.add_argument("--kokoro-minutes", type=float, default=60.0,
-                        help="Kokoro audio to synthesise (~1x real time per core)")
+    parser.add_argument(
+        "--kokoro-minutes", type=float, default=60.0, help="Kokoro audio to synthesise (~1x real time per core)"
+    )
     parser.add_argument("--hibari-minutes", type=float, default=20.0, help="hibari audio to synthesise")
     parser.add_argument("--piper-minutes", type=float, default=30.0, help="piper joe audio to synthesise")
-    parser.add_argument("--synthetic-hours", type=float, default=1.6,
-                        help="Debian TTS corpus hours (synthetic_speech.py)")
+    parser.add_argument(
+        "--synthetic-hours", type=float, default=1.6, help="Debian TTS corpus hours (synthetic_speech.py)"
+    )
     parser.add_argument("--augment", type=float, default=0.5, help="probability that a train item is augmented")
-    parser.add_argument("--heldout", type=float, default=0.12,
-                        help="share of recording speakers held out (main actors stay in train)")
+    parser.add_argument(
+        "--heldout", type=float, default=0.12, help="share of recording speakers held out (main actors stay in train)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -337,11 +371,25 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     minutes = {"kokoro": args.kokoro_minutes, "hibari": args.hibari_minutes, "piper-joe": args.piper_minutes}
     sources = [s.strip() for s in args.sources.split(",") if s.strip()]
-    rows = build(args.out_dir, sources, minutes, args.synthetic_hours, args.augment, args.heldout, args.seed, args.jobs,
-                 progress=not args.quiet)
+    rows = build(
+        args.out_dir,
+        sources,
+        minutes,
+        args.synthetic_hours,
+        args.augment,
+        args.heldout,
+        args.seed,
+        args.jobs,
+        progress=not args.quiet,
+    )
     train = [r for r in rows if r["split"] == "train"]
-    log.info("train %.2f h (%d items), held-out %d items -> %s", sum(r["duration"] for r in train) / 3600, len(train),
-             len(rows) - len(train), args.out_dir / "manifest.jsonl")
+    log.info(
+        "train %.2f h (%d items), held-out %d items -> %s",
+        sum(r["duration"] for r in train) / 3600,
+        len(train),
+        len(rows) - len(train),
+        args.out_dir / "manifest.jsonl",
+    )
 
 
 if __name__ == "__main__":

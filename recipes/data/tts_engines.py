@@ -9,6 +9,7 @@ engine's native sample rate plus raw phone segments ``[(start_s, end_s, raw)]``.
 * festival: a generated Scheme script; ``utt.save.segs`` writes segment end times.
 * flite: ``-psdur`` prints ``phone:end_time`` per utterance line (times restart per line).
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -27,33 +28,164 @@ import soundfile as sf
 log = logging.getLogger("synthetic_speech")
 
 # CMU/ARPAbet 39 phones (lowercase, no stress) + silence.
-PHONES = ["sil", "aa", "ae", "ah", "ao", "aw", "ay", "b", "ch", "d", "dh", "eh", "er", "ey",
-          "f", "g", "hh", "ih", "iy", "jh", "k", "l", "m", "n", "ng", "ow", "oy", "p", "r",
-          "s", "sh", "t", "th", "uh", "uw", "v", "w", "y", "z", "zh"]
+PHONES = [
+    "sil",
+    "aa",
+    "ae",
+    "ah",
+    "ao",
+    "aw",
+    "ay",
+    "b",
+    "ch",
+    "d",
+    "dh",
+    "eh",
+    "er",
+    "ey",
+    "f",
+    "g",
+    "hh",
+    "ih",
+    "iy",
+    "jh",
+    "k",
+    "l",
+    "m",
+    "n",
+    "ng",
+    "ow",
+    "oy",
+    "p",
+    "r",
+    "s",
+    "sh",
+    "t",
+    "th",
+    "uh",
+    "uw",
+    "v",
+    "w",
+    "y",
+    "z",
+    "zh",
+]
 _PHONE_SET = set(PHONES)
 
 # Festival (radio/cmu) and flite extras that are not in the 39 set.
-_ARPA_EXTRA = {"pau": ["sil"], "h#": ["sil"], "#": ["sil"], "brth": ["sil"], "sp": ["sil"],
-               "ax": ["ah"], "axr": ["er"], "ix": ["ih"], "ux": ["uw"], "dx": ["d"], "nx": ["n"],
-               "el": ["l"], "em": ["m"], "en": ["n"], "hv": ["hh"], "q": ["t"]}
+_ARPA_EXTRA = {
+    "pau": ["sil"],
+    "h#": ["sil"],
+    "#": ["sil"],
+    "brth": ["sil"],
+    "sp": ["sil"],
+    "ax": ["ah"],
+    "axr": ["er"],
+    "ix": ["ih"],
+    "ux": ["uw"],
+    "dx": ["d"],
+    "nx": ["n"],
+    "el": ["l"],
+    "em": ["m"],
+    "en": ["n"],
+    "hv": ["hh"],
+    "q": ["t"],
+}
 
 # espeak-ng English IPA -> ARPAbet; matched greedily, longest key first.
 _IPA = {
-    "aɪə": ["ay", "er"], "aɪɚ": ["ay", "er"], "aʊə": ["aw", "er"], "aʊɚ": ["aw", "er"],
-    "ɪə": ["ih", "ah"], "eə": ["eh", "ah"], "ɛə": ["eh", "ah"], "ʊə": ["uh", "ah"],
-    "ɪɚ": ["ih", "er"], "ɛɚ": ["eh", "er"], "ʊɚ": ["uh", "er"], "ɔɚ": ["ao", "er"],
-    "ɑɚ": ["aa", "er"], "oɚ": ["ao", "er"], "ɜɹ": ["er"], "əɹ": ["er"],
-    "eɪ": ["ey"], "aɪ": ["ay"], "ɑɪ": ["ay"], "ɔɪ": ["oy"], "oɪ": ["oy"], "aʊ": ["aw"],
-    "ei": ["ey"], "əɪ": ["ay"], "æʊ": ["aw"], "əu": ["ow"], "ʌʉ": ["ow"], "aa": ["aa"],
-    "aː": ["aa"], "oʊ": ["ow"], "əʊ": ["ow"], "ɔʊ": ["ow"], "ʌʊ": ["ow"], "tʃ": ["ch"], "dʒ": ["jh"],
-    "ɑ": ["aa"], "ɒ": ["aa"], "æ": ["ae"], "a": ["ae"], "ʌ": ["ah"], "ɐ": ["ah"], "ə": ["ah"],
-    "ɚ": ["er"], "ɜ": ["er"], "ɛ": ["eh"], "e": ["ey"], "ɪ": ["ih"], "ᵻ": ["ih"], "ɨ": ["ih"],
-    "i": ["iy"], "ɔ": ["ao"], "o": ["ow"], "ʊ": ["uh"], "u": ["uw"], "ʉ": ["uw"], "ɵ": ["uh"],
-    "y": ["uw"], "p": ["p"], "b": ["b"], "t": ["t"], "d": ["d"], "k": ["k"], "g": ["g"],
-    "ɡ": ["g"], "f": ["f"], "v": ["v"], "θ": ["th"], "ð": ["dh"], "s": ["s"], "z": ["z"],
-    "ʃ": ["sh"], "ʒ": ["zh"], "h": ["hh"], "x": ["hh"], "ç": ["hh"], "m": ["m"], "n": ["n"],
-    "ŋ": ["ng"], "l": ["l"], "ɫ": ["l"], "ɬ": ["l"], "ɹ": ["r"], "r": ["r"], "ɾ": ["d"],
-    "ʁ": ["r"], "ɻ": ["r"], "j": ["y"], "w": ["w"], "ʍ": ["w"], "ʔ": ["t"], "c": ["k"], "ʲ": ["y"],
+    "aɪə": ["ay", "er"],
+    "aɪɚ": ["ay", "er"],
+    "aʊə": ["aw", "er"],
+    "aʊɚ": ["aw", "er"],
+    "ɪə": ["ih", "ah"],
+    "eə": ["eh", "ah"],
+    "ɛə": ["eh", "ah"],
+    "ʊə": ["uh", "ah"],
+    "ɪɚ": ["ih", "er"],
+    "ɛɚ": ["eh", "er"],
+    "ʊɚ": ["uh", "er"],
+    "ɔɚ": ["ao", "er"],
+    "ɑɚ": ["aa", "er"],
+    "oɚ": ["ao", "er"],
+    "ɜɹ": ["er"],
+    "əɹ": ["er"],
+    "eɪ": ["ey"],
+    "aɪ": ["ay"],
+    "ɑɪ": ["ay"],
+    "ɔɪ": ["oy"],
+    "oɪ": ["oy"],
+    "aʊ": ["aw"],
+    "ei": ["ey"],
+    "əɪ": ["ay"],
+    "æʊ": ["aw"],
+    "əu": ["ow"],
+    "ʌʉ": ["ow"],
+    "aa": ["aa"],
+    "aː": ["aa"],
+    "oʊ": ["ow"],
+    "əʊ": ["ow"],
+    "ɔʊ": ["ow"],
+    "ʌʊ": ["ow"],
+    "tʃ": ["ch"],
+    "dʒ": ["jh"],
+    "ɑ": ["aa"],
+    "ɒ": ["aa"],
+    "æ": ["ae"],
+    "a": ["ae"],
+    "ʌ": ["ah"],
+    "ɐ": ["ah"],
+    "ə": ["ah"],
+    "ɚ": ["er"],
+    "ɜ": ["er"],
+    "ɛ": ["eh"],
+    "e": ["ey"],
+    "ɪ": ["ih"],
+    "ᵻ": ["ih"],
+    "ɨ": ["ih"],
+    "i": ["iy"],
+    "ɔ": ["ao"],
+    "o": ["ow"],
+    "ʊ": ["uh"],
+    "u": ["uw"],
+    "ʉ": ["uw"],
+    "ɵ": ["uh"],
+    "y": ["uw"],
+    "p": ["p"],
+    "b": ["b"],
+    "t": ["t"],
+    "d": ["d"],
+    "k": ["k"],
+    "g": ["g"],
+    "ɡ": ["g"],
+    "f": ["f"],
+    "v": ["v"],
+    "θ": ["th"],
+    "ð": ["dh"],
+    "s": ["s"],
+    "z": ["z"],
+    "ʃ": ["sh"],
+    "ʒ": ["zh"],
+    "h": ["hh"],
+    "x": ["hh"],
+    "ç": ["hh"],
+    "m": ["m"],
+    "n": ["n"],
+    "ŋ": ["ng"],
+    "l": ["l"],
+    "ɫ": ["l"],
+    "ɬ": ["l"],
+    "ɹ": ["r"],
+    "r": ["r"],
+    "ɾ": ["d"],
+    "ʁ": ["r"],
+    "ɻ": ["r"],
+    "j": ["y"],
+    "w": ["w"],
+    "ʍ": ["w"],
+    "ʔ": ["t"],
+    "c": ["k"],
+    "ʲ": ["y"],
 }
 _IPA_KEYS = sorted(_IPA, key=len, reverse=True)
 _IPA_DROP = set("ˈˌːˑ‿-_|'\",;:.!?  ")
@@ -61,8 +193,7 @@ _IPA_DROP = set("ˈˌːˑ‿-_|'\",;:.!?  ")
 
 def map_ipa(raw: str) -> list[str] | None:
     """IPA string -> list of unified phones; [] = pause; None = nothing recognisable."""
-    s = "".join(c for c in unicodedata.normalize("NFD", raw)
-                if c not in _IPA_DROP and not unicodedata.combining(c))
+    s = "".join(c for c in unicodedata.normalize("NFD", raw) if c not in _IPA_DROP and not unicodedata.combining(c))
     if not s:  # espeak pauses arrive as empty strings
         return ["sil"]
     out, i = [], 0
@@ -132,22 +263,26 @@ class _EspeakId(ctypes.Union):
 
 
 class _EspeakEvent(ctypes.Structure):
-    _fields_ = [("type", ctypes.c_int), ("unique_identifier", ctypes.c_uint),
-                ("text_position", ctypes.c_int), ("length", ctypes.c_int),
-                ("audio_position", ctypes.c_int), ("sample", ctypes.c_int),
-                ("user_data", ctypes.c_void_p), ("id", _EspeakId)]
+    _fields_ = [
+        ("type", ctypes.c_int),
+        ("unique_identifier", ctypes.c_uint),
+        ("text_position", ctypes.c_int),
+        ("length", ctypes.c_int),
+        ("audio_position", ctypes.c_int),
+        ("sample", ctypes.c_int),
+        ("user_data", ctypes.c_void_p),
+        ("id", _EspeakId),
+    ]
 
 
-_ESPEAK_CB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int,
-                              ctypes.POINTER(_EspeakEvent))
+_ESPEAK_CB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_EspeakEvent))
 _EV_PHONEME, _AUDIO_SYNCHRONOUS, _INIT_PHONEME_EVENTS, _INIT_PHONEME_IPA = 7, 2, 0x1, 0x2
 _RATE, _VOLUME, _PITCH, _RANGE = 1, 2, 3, 4
 
 
 class Espeak:
     name = "espeak"
-    accents = ("en-us", "en", "en-gb-x-rp", "en-gb-scotland", "en-gb-x-gbclan",
-               "en-gb-x-gbcwmd", "en-029", "en-us-nyc")
+    accents = ("en-us", "en", "en-gb-x-rp", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029", "en-us-nyc")
     variants = ("", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5")
     _lib = None
 
@@ -175,8 +310,9 @@ class Espeak:
                     continue
             if lib is None:
                 raise EngineError(self.available())
-            self_sr = lib.espeak_Initialize(_AUDIO_SYNCHRONOUS, 0, None,
-                                            _INIT_PHONEME_EVENTS | _INIT_PHONEME_IPA | 0x8000)
+            self_sr = lib.espeak_Initialize(
+                _AUDIO_SYNCHRONOUS, 0, None, _INIT_PHONEME_EVENTS | _INIT_PHONEME_IPA | 0x8000
+            )
             if self_sr <= 0:
                 raise EngineError("espeak_Initialize failed")
             Espeak._sr, Espeak._buf = self_sr, {"wav": [], "ev": []}
@@ -256,7 +392,7 @@ def _espeak_segments(events, wav, sr):
         starts.append(min(max(t, prev), n))
         prev = starts[-1]
     active = wav[np.abs(wav) > 0.01 * (np.abs(wav).max() + 1e-9)]
-    ref = float(np.mean(active ** 2)) if active.size else 0.0
+    ref = float(np.mean(active**2)) if active.size else 0.0
     segs = []
     for k, (_, ph) in enumerate(events):
         a, b = starts[k], starts[k + 1] if k + 1 < len(events) else n
@@ -271,9 +407,11 @@ def _espeak_segments(events, wav, sr):
 class Festival:
     name = "festival"
     # voice -> (scheme voice function, kind, base F0)
-    VOICES: ClassVar[dict[str, tuple[str, str, float]]] = {"kal": ("voice_kal_diphone", "diphone", 105.0),
-              "ked": ("voice_ked_diphone", "diphone", 105.0),
-              "slt_hts": ("voice_cmu_us_slt_arctic_hts", "hts", 0.0)}
+    VOICES: ClassVar[dict[str, tuple[str, str, float]]] = {
+        "kal": ("voice_kal_diphone", "diphone", 105.0),
+        "ked": ("voice_ked_diphone", "diphone", 105.0),
+        "slt_hts": ("voice_cmu_us_slt_arctic_hts", "hts", 0.0),
+    }
     _checked: dict | None = None
 
     @staticmethod
@@ -289,8 +427,9 @@ class Festival:
             ok = {}
             for v, (fn, _, _) in self.VOICES.items():
                 try:
-                    r = subprocess.run(["festival", "--pipe"], input=f"(print ({fn}))\n",
-                                       capture_output=True, text=True, timeout=60)
+                    r = subprocess.run(
+                        ["festival", "--pipe"], input=f"(print ({fn}))\n", capture_output=True, text=True, timeout=60
+                    )
                     good = r.returncode == 0 and "SIOD ERROR" not in (r.stdout + r.stderr)
                 except (OSError, subprocess.TimeoutExpired):
                     good = False
@@ -307,15 +446,23 @@ class Festival:
             wav_p, seg_p = os.path.join(td, "o.wav"), os.path.join(td, "o.segs")
             lines = [f"({fn})"]
             if kind == "hts":
-                lines.append(f'(set! hts_engine_params (append hts_engine_params '
-                             f'(list (list "-r" {rate:.4f}) (list "-fm" {pitch:.4f}))))')
+                lines.append(
+                    f"(set! hts_engine_params (append hts_engine_params "
+                    f'(list (list "-r" {rate:.4f}) (list "-fm" {pitch:.4f}))))'
+                )
             else:
-                lines += [f"(Parameter.set 'Duration_Stretch {1.0 / rate:.4f})",
-                          f"(set! int_lr_params (append (list (list 'target_f0_mean "
-                          f"{f0 * 2 ** (pitch / 12):.2f}) (list 'target_f0_std "
-                          f"{14 * expr:.2f})) int_lr_params))"]
-            lines += [f'(set! u (Utterance Text "{esc}"))', "(utt.synth u)",
-                      f'(utt.save.wave u "{wav_p}" \'riff)', f'(utt.save.segs u "{seg_p}")']
+                lines += [
+                    f"(Parameter.set 'Duration_Stretch {1.0 / rate:.4f})",
+                    f"(set! int_lr_params (append (list (list 'target_f0_mean "
+                    f"{f0 * 2 ** (pitch / 12):.2f}) (list 'target_f0_std "
+                    f"{14 * expr:.2f})) int_lr_params))",
+                ]
+            lines += [
+                f'(set! u (Utterance Text "{esc}"))',
+                "(utt.synth u)",
+                f'(utt.save.wave u "{wav_p}" \'riff)',
+                f'(utt.save.segs u "{seg_p}")',
+            ]
             scm = os.path.join(td, "s.scm")
             with open(scm, "w") as f:
                 f.write("\n".join(lines) + "\n")
@@ -355,10 +502,22 @@ class Flite:
     def synth(self, text, voice, rate=1.0, pitch=0.0, expr=1.0):
         with tempfile.TemporaryDirectory(prefix="flite") as td:
             wav_p = os.path.join(td, "o.wav")
-            cmd = ["flite", "-voice", voice, "--setf", f"duration_stretch={1.0 / rate:.4f}",
-                   "--setf", f"int_f0_target_mean={self.BASE_F0[voice] * 2 ** (pitch / 12):.2f}",
-                   "--setf", f"int_f0_target_stddev={20 * expr:.2f}",
-                   "-psdur", "-t", text, "-o", wav_p]
+            cmd = [
+                "flite",
+                "-voice",
+                voice,
+                "--setf",
+                f"duration_stretch={1.0 / rate:.4f}",
+                "--setf",
+                f"int_f0_target_mean={self.BASE_F0[voice] * 2 ** (pitch / 12):.2f}",
+                "--setf",
+                f"int_f0_target_stddev={20 * expr:.2f}",
+                "-psdur",
+                "-t",
+                text,
+                "-o",
+                wav_p,
+            ]
             r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
             if r.returncode != 0 or not os.path.exists(wav_p):
                 raise EngineError(f"flite failed: {r.stderr[-300:]}")
