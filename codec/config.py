@@ -199,3 +199,39 @@ def read_config(path: Path) -> CodecConfig:
 def _one_line(err: Exception) -> str:
     text = str(err).strip()
     return text.splitlines()[0] if text else type(err).__name__
+
+
+class ConfigSizes:
+    """Rates and codebook sizes read off `self.cfg`: the torch `Codec` and the ONNX backend answer alike."""
+
+    cfg: CodecConfig
+
+    @property
+    def sample_rate(self) -> int:
+        """Audio samples per second."""
+        return self.cfg.sample_rate
+
+    @property
+    def frame_size(self) -> int:
+        """Audio samples per token frame."""
+        return self.cfg.frame_size
+
+    @property
+    def frame_rate(self) -> float:
+        """Token frames per second."""
+        return self.cfg.frame_rate
+
+    @property
+    def num_codebooks(self) -> int:
+        """K."""
+        return self.cfg.quantizer.num_codebooks
+
+    @property
+    def codebook_size(self) -> int:
+        """Entries per codebook."""
+        return self.cfg.quantizer.codebook_size
+
+    @property
+    def num_semantic_codebooks(self) -> int:
+        """Leading codebooks that carry semantic tokens."""
+        return self.cfg.quantizer.num_semantic_codebooks

@@ -17,6 +17,7 @@ from codec.config import (
     CHECKPOINT_FORMAT_VERSION,
     CONFIG_FILE,
     CodecConfig,
+    ConfigSizes,
     read_config,
     to_dict,
 )
@@ -63,7 +64,7 @@ class CodecOutput:
     frame_lengths: torch.Tensor
 
 
-class Codec(nn.Module):
+class Codec(nn.Module, ConfigSizes):
     """Speech codec encoder -> quantizer -> decoder; codes[:, :num_semantic_codebooks] are the semantic tokens.
 
     `Codec(cfg)` (= `Codec.from_config(cfg)`) builds each part from its config through the registries
@@ -108,37 +109,6 @@ class Codec(nn.Module):
             decoder=decoder.cfg,
         )
         return cls(cfg, encoder=encoder, quantizer=quantizer, decoder=decoder)
-
-    # ---- sizes -------------------------------------------------------------------------------
-    @property
-    def sample_rate(self) -> int:
-        """Audio samples per second."""
-        return self.cfg.sample_rate
-
-    @property
-    def frame_size(self) -> int:
-        """Audio samples per token frame."""
-        return self.cfg.frame_size
-
-    @property
-    def frame_rate(self) -> float:
-        """Token frames per second."""
-        return self.cfg.frame_rate
-
-    @property
-    def num_codebooks(self) -> int:
-        """K."""
-        return self.quantizer.num_codebooks
-
-    @property
-    def codebook_size(self) -> int:
-        """Entries per codebook."""
-        return self.quantizer.codebook_size
-
-    @property
-    def num_semantic_codebooks(self) -> int:
-        """Leading codebooks that carry semantic tokens."""
-        return self.quantizer.num_semantic_codebooks
 
     @property
     def device(self) -> torch.device:

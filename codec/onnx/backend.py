@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from codec.config import CodecConfig, from_dict
+from codec.config import CodecConfig, ConfigSizes, from_dict
 from codec.io.audio import AudioInput, prepare_batch
 from codec.io.weights import sha256_file
 from codec.nn.masks import length_mask
@@ -41,7 +41,7 @@ def read_manifest(directory: Path) -> dict:
     return manifest
 
 
-class OnnxCodec:
+class OnnxCodec(ConfigSizes):
     """Tokenize/detokenize with onnxruntime; the same arguments and results as codec.Codec."""
 
     backend = "onnx"
@@ -78,37 +78,6 @@ class OnnxCodec:
         expected = self.manifest["files"].get(path.name)
         if self.verify and expected and sha256_file(path) != expected:
             raise ValueError(f"{path}: sha256 does not match {MANIFEST}; re-export")
-
-    # ---- sizes (as codec.Codec) --------------------------------------------------------------
-    @property
-    def sample_rate(self) -> int:
-        """Audio samples per second."""
-        return self.cfg.sample_rate
-
-    @property
-    def frame_size(self) -> int:
-        """Audio samples per token frame."""
-        return self.cfg.frame_size
-
-    @property
-    def frame_rate(self) -> float:
-        """Token frames per second."""
-        return self.cfg.frame_rate
-
-    @property
-    def num_codebooks(self) -> int:
-        """K."""
-        return self.cfg.quantizer.num_codebooks
-
-    @property
-    def codebook_size(self) -> int:
-        """Entries per codebook."""
-        return self.cfg.quantizer.codebook_size
-
-    @property
-    def num_semantic_codebooks(self) -> int:
-        """Leading codebooks that carry semantic tokens."""
-        return self.cfg.quantizer.num_semantic_codebooks
 
     @property
     def device(self) -> torch.device:
