@@ -35,7 +35,7 @@ from codec.models.interfaces import Decoder, Encoder, Quantizer
 from codec.models.parts import DECODERS, ENCODERS, QUANTIZERS, kind_of
 from codec.nn.masks import length_mask
 from codec.runtime.longform import LongForm
-from codec.runtime.streaming import StreamingSession
+from codec.runtime.streaming import StreamForwarding, StreamingSession
 from codec.tokens import Tokens
 
 __all__ = [
@@ -64,7 +64,7 @@ class CodecOutput:
     frame_lengths: torch.Tensor
 
 
-class Codec(nn.Module, ConfigSizes):
+class Codec(nn.Module, ConfigSizes, StreamForwarding):
     """Speech codec encoder -> quantizer -> decoder; codes[:, :num_semantic_codebooks] are the semantic tokens.
 
     `Codec(cfg)` (= `Codec.from_config(cfg)`) builds each part from its config through the registries
@@ -244,27 +244,6 @@ class Codec(nn.Module, ConfigSizes):
     def streaming(self, batch_size: int = 1) -> StreamingSession:
         """`with model.streaming(B):` chunked encode_chunk/decode_chunk equal to offline (causal models only)."""
         return StreamingSession(self, batch_size)
-
-    def _session(self) -> StreamingSession:
-        if self.stream is None:
-            raise ValueError("not streaming: use `with model.streaming(batch_size):` around encode_chunk/decode_chunk")
-        return self.stream
-
-    def encode_chunk(self, audio: torch.Tensor, num_codebooks: int | None = None) -> torch.Tensor:
-        """Streaming: audio [B, 1, n*frame_size] -> codes [B, k, n] (see codec/runtime/streaming.py)."""
-        return self._session().encode_chunk(audio, num_codebooks)
-
-    def decode_chunk(self, codes: torch.Tensor) -> torch.Tensor:
-        """Streaming: codes [B, k, n] -> audio [B, 1, n*frame_size], delayed by the decoder lookahead."""
-        return self._session().decode_chunk(codes)
-
-    def flush(self) -> torch.Tensor:
-        """Streaming: end of stream, the decoder's held-back last samples [B, 1, lookahead]."""
-        return self._session().flush()
-
-    def reset_streaming(self) -> None:
-        """Streaming: back to the initial state (a new stream)."""
-        self._session().reset()
 
     def tokenize_long(self, path: str | os.PathLike, **kwargs: Any) -> Tokens:
         """Tokenize a long audio file with memory bounded by the window (codec.runtime.longform.LongForm)."""

@@ -21,6 +21,7 @@ from codec.io.weights import sha256_file
 from codec.nn.masks import length_mask
 from codec.onnx.files import FORMAT, FORMAT_VERSION, GRAPH_FILES, MANIFEST, require_onnx
 from codec.onnx.streaming import OnnxStreamingSession
+from codec.runtime.streaming import StreamForwarding
 from codec.tokens import Tokens
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ def read_manifest(directory: Path) -> dict:
     return manifest
 
 
-class OnnxCodec(ConfigSizes):
+class OnnxCodec(ConfigSizes, StreamForwarding):
     """Tokenize/detokenize with onnxruntime; the same arguments and results as codec.Codec."""
 
     backend = "onnx"
@@ -198,24 +199,3 @@ class OnnxCodec(ConfigSizes):
     def streaming(self, batch_size: int = 1) -> OnnxStreamingSession:
         """`with model.streaming(B):` chunked encode_chunk/decode_chunk through the step graphs (causal models only)."""
         return OnnxStreamingSession(self, batch_size)
-
-    def _stream(self) -> OnnxStreamingSession:
-        if self.stream is None:
-            raise ValueError("not streaming: use `with model.streaming(batch_size):` around encode_chunk/decode_chunk")
-        return self.stream
-
-    def encode_chunk(self, audio: torch.Tensor, num_codebooks: int | None = None) -> torch.Tensor:
-        """Streaming: audio [B, 1, m*chunk_samples] -> codes [B, k, m*chunk_frames]."""
-        return self._stream().encode_chunk(audio, num_codebooks)
-
-    def decode_chunk(self, codes: torch.Tensor) -> torch.Tensor:
-        """Streaming: codes [B, k, m*chunk_frames] -> audio [B, 1, m*chunk_samples], delayed by the lookahead."""
-        return self._stream().decode_chunk(codes)
-
-    def flush(self) -> torch.Tensor:
-        """Streaming: end of stream, the decoder's held-back last samples [B, 1, lookahead]."""
-        return self._stream().flush()
-
-    def reset_streaming(self) -> None:
-        """Streaming: back to the initial state (a new stream)."""
-        self._stream().reset()

@@ -100,6 +100,33 @@ class ExclusiveStream:
         """Drop per-stream state on exit (nothing by default)."""
 
 
+class StreamForwarding:
+    """The chunk calls of a model in `with model.streaming(B):`, forwarded to its active session (`model.stream`)."""
+
+    stream: Any
+
+    def _active_stream(self) -> Any:
+        if self.stream is None:
+            raise ValueError("not streaming: use `with model.streaming(batch_size):` around encode_chunk/decode_chunk")
+        return self.stream
+
+    def encode_chunk(self, audio: torch.Tensor, num_codebooks: int | None = None) -> torch.Tensor:
+        """Streaming: a chunk of audio [B, 1, n * samples per chunk frame] -> its codes [B, k, n]."""
+        return self._active_stream().encode_chunk(audio, num_codebooks)
+
+    def decode_chunk(self, codes: torch.Tensor) -> torch.Tensor:
+        """Streaming: codes [B, k, n] -> the audio now complete [B, 1, n * frame_size], delayed by the lookahead."""
+        return self._active_stream().decode_chunk(codes)
+
+    def flush(self) -> torch.Tensor:
+        """Streaming: end of stream, the decoder's held-back last samples [B, 1, lookahead]."""
+        return self._active_stream().flush()
+
+    def reset_streaming(self) -> None:
+        """Streaming: back to the initial state (a new stream)."""
+        self._active_stream().reset()
+
+
 class StreamingSession(ExclusiveStream):
     """Context manager holding a causal model in streaming mode (state lives in its modules)."""
 
