@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Protocol
 
+from codec.errors import one_line
 from codec.models.interfaces import CodecShape
 from codec.models.parts import DECODERS, ENCODERS, QUANTIZERS, kind_of
 from codec.schema import OneOf, bounded, check_ranges, from_dict, load_yaml, merge, parse_override, to_dict
@@ -193,12 +194,7 @@ def read_config(path: Path) -> CodecConfig:
     try:
         return from_dict(CodecConfig, data)
     except (ValueError, TypeError) as err:
-        raise ValueError(f"{path}: {_one_line(err)}") from None
-
-
-def _one_line(err: Exception) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
+        raise ValueError(f"{path}: {one_line(err)}") from None
 
 
 class ConfigSizes:

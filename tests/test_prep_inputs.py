@@ -116,3 +116,36 @@ def test_rerun_with_another_codebook_count_says_so(tmp_path, model_dir, capsys):
     )
     err = capsys.readouterr().err
     assert "different codebook count (4 there, 2 now)" in err and "different model" not in err
+
+
+def test_repeated_ids_are_input_errors_and_the_first_is_kept(tmp_path, model_dir):
+    """Two manifest rows with one id: the first (by path) is tokenized, the other recorded, the run goes on."""
+    for name in ("a.wav", "b.wav"):
+        sf.write(tmp_path / name, speechlike(0.3).numpy(), 16000)
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps({"path": n, "id": "same"}) + "\n" for n in ("b.wav", "a.wav")))
+    report = tokenize_corpus([str(manifest)], tmp_path / "out", str(model_dir), num_workers=0, quiet=True)
+    assert report.rows == 1
+    assert [(Path(p).name, why) for p, why in report.errors] == [
+        ("b.wav", f"duplicate id 'same' (also {tmp_path / 'a.wav'})")
+    ]
+    assert pq.read_table(tmp_path / "out" / "shard-00000.parquet").column("path").to_pylist() == [
+        str(tmp_path / "a.wav")
+    ]
+
+
+def test_every_job_reads_one_utterance_record(tmp_path):
+    """tokenize/prep/eval inputs and training manifests give the same record, with the manifest's fields."""
+    from codec.data.manifest import Utterance, read_utterances
+    from codec.jobs.inputs import collect_inputs
+    from codec.prep import plan_items
+
+    sf.write(tmp_path / "a.wav", speechlike(0.3).numpy(), 16000)
+    row = {"path": "a.wav", "id": "spk/a", "text": "hi", "speaker": "spk", "alignment": [[0.0, 0.1, "h"]]}
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(json.dumps(row) + "\n")
+    expected = Utterance(tmp_path / "a.wav", "spk/a", None, "hi", "spk", ((0.0, 0.1, "h"),))
+    assert collect_inputs([str(manifest)]).items == [expected]
+    assert plan_items([str(manifest)])[0] == [expected]
+    assert read_utterances(manifest) == [expected]
+    assert expected.relative == Path("spk/a.wav")

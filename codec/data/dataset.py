@@ -12,6 +12,7 @@ import torch
 from torch.utils.data import Dataset
 
 from codec.data.manifest import Utterance
+from codec.errors import one_line
 from codec.io.audio import resample
 
 log = logging.getLogger("codec.data")
@@ -66,7 +67,7 @@ class CropDataset(Dataset):
         try:
             return self._crop(utt, np.random.default_rng(seed))
         except Exception as err:  # bad data must never stop training
-            log.warning("skipping %s: %s", utt.path, str(err).splitlines()[0] if str(err) else type(err).__name__)
+            log.warning("skipping %s: %s", utt.path, one_line(err, utt.path))
             return None
 
     def _crop(self, utt: Utterance, rng: np.random.Generator) -> Crop:

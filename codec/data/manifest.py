@@ -10,7 +10,11 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Utterance:
-    """One manifest row; `alignment` is a list of (start_s, end_s, phone)."""
+    """One utterance of any job (training, tokenize, prep, eval): its audio, its name in outputs, its manifest fields.
+
+    `id` names it in outputs, reports and teacher-feature files; `alignment` is (start_s, end_s, phone)
+    tuples; `row` indexes an in-memory (Hugging Face) dataset when the audio is not a file.
+    """
 
     path: Path
     id: str
@@ -18,6 +22,17 @@ class Utterance:
     text: str | None = None
     speaker: str | None = None
     alignment: tuple[tuple[float, float, str], ...] | None = None
+    row: int | None = None
+
+    @property
+    def relative(self) -> Path:
+        """Its output path relative to an output directory, with the input's extension (a job swaps it)."""
+        return Path(self.id + self.path.suffix)
+
+    @property
+    def source(self) -> str:
+        """What a message names it by: the file, or `item ID` for a dataset row."""
+        return f"item {self.id}" if self.row is not None else str(self.path)
 
 
 def read_manifest_rows(manifest: str | Path) -> list[dict]:
@@ -52,23 +67,30 @@ def parse_alignment(value) -> tuple[tuple[float, float, str], ...] | None:
     return tuple((float(s), float(e), str(p)) for s, e, p in value) if value else None
 
 
+def row_audio_path(row: dict, base: Path) -> Path:
+    """A manifest row's audio file; a relative `path` resolves against the manifest's directory `base`."""
+    path = Path(row["path"])
+    return path if path.is_absolute() else base / path
+
+
+def utterance_from_row(row: dict, path: Path, id: str) -> Utterance:
+    """The Utterance of a manifest row whose audio is `path`, named `id` (empty fields become None)."""
+    duration = row.get("duration")
+    return Utterance(
+        path=path,
+        id=id,
+        duration=float(duration) if duration not in (None, "") else None,
+        text=row.get("text") or None,
+        speaker=row.get("speaker") or None,
+        alignment=parse_alignment(row.get("alignment")),
+    )
+
+
 def read_utterances(manifest: str | Path) -> list[Utterance]:
-    """Rows of a JSONL or CSV manifest; relative paths resolve against the manifest's directory."""
+    """Rows of a training manifest, named by their `id` (else the file's stem)."""
     manifest = Path(manifest)
-    base = manifest.parent
-    rows = read_manifest_rows(manifest)
     utterances = []
-    for row in rows:
-        path = Path(row["path"])
-        path = path if path.is_absolute() else base / path
-        utterances.append(
-            Utterance(
-                path=path,
-                id=str(row.get("id") or path.stem),
-                duration=float(row["duration"]) if row.get("duration") not in (None, "") else None,
-                text=row.get("text") or None,
-                speaker=row.get("speaker") or None,
-                alignment=parse_alignment(row.get("alignment")),
-            )
-        )
+    for row in read_manifest_rows(manifest):
+        path = row_audio_path(row, manifest.parent)
+        utterances.append(utterance_from_row(row, path, str(row.get("id") or path.stem)))
     return utterances

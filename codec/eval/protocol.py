@@ -22,10 +22,12 @@ import torch
 from tqdm import tqdm
 
 from codec import metrics
+from codec.data.manifest import Utterance
+from codec.errors import one_line
 from codec.eval.baselines import Baseline, run_baseline
 from codec.io.audio import prepare_batch, resample
-from codec.jobs.failures import one_line, record_failure
-from codec.jobs.inputs import InputItem, collect_inputs
+from codec.jobs.failures import record_failure
+from codec.jobs.inputs import collect_inputs
 
 IGNORED_PHONES = ("sil", "sp", "spn", "")
 ASR_SAMPLE_RATE = 16000
@@ -129,7 +131,7 @@ class EvalReport:
     failed: list[tuple[str, str]] = field(default_factory=list)
 
 
-def load_eval_items(specs: Sequence[str], max_files: int | None = None) -> tuple[list[InputItem], list[str]]:
+def load_eval_items(specs: Sequence[str], max_files: int | None = None) -> tuple[list[Utterance], list[str]]:
     """Files/dirs/globs/manifests -> items (with `text` and `alignment` from JSONL rows) and error lines."""
     collected = collect_inputs(list(specs))
     items = collected.items
@@ -263,7 +265,7 @@ def _or_none(compute: Callable[[], float]) -> float | None:
 
 def evaluate(
     model: Any,
-    items: Sequence[InputItem],
+    items: Sequence[Utterance],
     num_codebooks: Sequence[int] | None = None,
     baselines: Sequence[Baseline] = (),
     transcriber: Transcriber | None = None,
@@ -285,7 +287,7 @@ def evaluate(
     asr_audio: dict[str, list[np.ndarray]] = {}
     example = None
     reference_mos: list[float | None] = []
-    scored: list[InputItem] = []
+    scored: list[Utterance] = []
     failed: list[tuple[str, str]] = []
     for item in tqdm(items, desc="codec eval", unit="file", disable=not progress):
         try:

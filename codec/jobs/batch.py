@@ -13,11 +13,12 @@ import soundfile as sf
 import torch
 from tqdm import tqdm
 
+from codec.data.manifest import Utterance
+from codec.errors import one_line
 from codec.hub.sources import resolve
 from codec.io.audio import load_audio, mono_resampled, save_audio
 from codec.io.files import atomic_write_bytes, output_path
-from codec.jobs.failures import ERRORS_FILE, one_line, record_failure
-from codec.jobs.inputs import InputItem
+from codec.jobs.failures import ERRORS_FILE, record_failure
 from codec.models.codec import Codec
 from codec.runtime.longform import LONGFORM_THRESHOLD_SECONDS
 from codec.tokens import Tokens
@@ -35,8 +36,8 @@ class JobReport:
 
 
 def plan_outputs(
-    items: list[InputItem], out_dir: Path, suffix: str, force: bool, skip_existing: bool, report: JobReport
-) -> list[tuple[InputItem, Path]]:
+    items: list[Utterance], out_dir: Path, suffix: str, force: bool, skip_existing: bool, report: JobReport
+) -> list[tuple[Utterance, Path]]:
     """Pair items with output paths; collisions fail the later item; existing outputs need --force."""
     planned, taken = [], {}
     for item in items:
@@ -63,7 +64,7 @@ def plan_outputs(
 
 def tokenize_files(
     model: Codec,
-    planned: list[tuple[InputItem, Path]],
+    planned: list[tuple[Utterance, Path]],
     report: JobReport,
     num_codebooks: int | None = None,
     batch_size: int = 8,
@@ -150,7 +151,7 @@ def _tokenize_batch(model: Codec, good: list, report: JobReport, num_codebooks: 
 
 def detokenize_files(
     model: Codec,
-    planned: list[tuple[InputItem, Path]],
+    planned: list[tuple[Utterance, Path]],
     report: JobReport,
     batch_size: int = 8,
     exclusive: bool = False,
@@ -181,7 +182,7 @@ def detokenize_files(
             bar.update(len(chunk))
 
 
-def group_by_named_model(planned: list[tuple[InputItem, Path]], report: JobReport) -> list[tuple[Path, list]]:
+def group_by_named_model(planned: list[tuple[Utterance, Path]], report: JobReport) -> list[tuple[Path, list]]:
     """Tokens files grouped by the registered model their id names (NAME@sha256-prefix); the rest fail, one by one."""
     sources: dict[str, Path | Exception] = {}
     groups: dict[Path, list] = {}

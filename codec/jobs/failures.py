@@ -10,13 +10,6 @@ from tqdm import tqdm
 ERRORS_FILE = "errors.jsonl"  # every batch job lists its failed files here, one JSON object a line
 
 
-def one_line(err: BaseException | None, path: str | os.PathLike | None = None) -> str:
-    """The first line of an error's message (its type name when empty), without a leading `PATH: `."""
-    lines = str(err).strip().splitlines() if err is not None else []
-    text = lines[0] if lines else type(err).__name__
-    return text if path is None else text.removeprefix(f"{path}: ")
-
-
 def record_failure(failed: list[tuple[str, str]], path: str | os.PathLike, reason: str) -> None:
     """Append (path, reason) to `failed` and print `error: PATH: REASON` to stderr above any progress bar."""
     reason = reason.removeprefix(f"{path}: ")

@@ -7,33 +7,18 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from codec.data.manifest import Utterance, read_manifest_rows, row_audio_path, utterance_from_row
 from codec.io.audio import AUDIO_EXTENSIONS
 from codec.io.files import safe_relative
 
 MANIFEST_EXTENSIONS = (".txt", ".jsonl", ".csv")
 
 
-@dataclass(frozen=True)
-class InputItem:
-    """One input utterance: its file, its path relative to the output directory (extension kept), manifest fields."""
-
-    path: Path
-    relative: Path
-    text: str | None = None
-    speaker: str | None = None
-    alignment: tuple[tuple[float, float, str], ...] | None = None
-
-    @property
-    def id(self) -> str:
-        """The item's name in outputs and reports: its relative path without the extension."""
-        return self.relative.with_suffix("").as_posix()
-
-
 @dataclass
 class CollectedInputs:
     """What `collect_inputs` found, and the specs that matched nothing (with reasons)."""
 
-    items: list[InputItem] = field(default_factory=list)
+    items: list[Utterance] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -59,24 +44,24 @@ def collect_inputs(specs: list[str], extensions: tuple[str, ...] = AUDIO_EXTENSI
     return found
 
 
-def _expand(spec: str, extensions: tuple[str, ...], problems: list[tuple[str, str]]) -> list[InputItem]:
+def _expand(spec: str, extensions: tuple[str, ...], problems: list[tuple[str, str]]) -> list[Utterance]:
     """Items of one spec; per-entry problems (dangling links, bad manifest rows) go to `problems`."""
     path = Path(spec)
     if path.is_dir():
         candidates = sorted(p for p in path.rglob("*") if p.suffix.lower() in extensions)
         _report_dangling(candidates, problems)
-        return [InputItem(p, p.relative_to(path)) for p in candidates if p.is_file()]
+        return [_file_item(p, p.relative_to(path)) for p in candidates if p.is_file()]
     if path.is_file():
         if path.suffix.lower() in MANIFEST_EXTENSIONS:
             return read_manifest(path, problems)
-        return [InputItem(path, Path(path.name))]
+        return [_file_item(path, Path(path.name))]
     if path.is_symlink():
         raise FileNotFoundError(f"{spec}: dangling symbolic link (its target {os.readlink(path)!r} does not exist)")
     if glob.has_magic(spec):
         root = _glob_root(spec)
         candidates = sorted(Path(p) for p in glob.glob(spec, recursive=True))
         _report_dangling(candidates, problems)
-        return [InputItem(p, _relative_or_name(p, root)) for p in candidates if p.is_file()]
+        return [_file_item(p, _relative_or_name(p, root)) for p in candidates if p.is_file()]
     raise FileNotFoundError(f"{spec}: no such file or directory")
 
 
@@ -86,19 +71,16 @@ def _report_dangling(paths: list[Path], problems: list[tuple[str, str]]) -> None
             problems.append((str(p), f"dangling symbolic link (its target {os.readlink(p)!r} does not exist)"))
 
 
-def read_manifest(path: Path, problems: list[tuple[str, str]] | None = None) -> list[InputItem]:
+def read_manifest(path: Path, problems: list[tuple[str, str]] | None = None) -> list[Utterance]:
     """Items of a manifest: .txt (one path a line), .jsonl or .csv (`path`, optional `id`, `text`, `speaker`).
 
     A row whose `id` would leave the output directory (absolute, `..`, NUL) is refused: it goes to
     `problems` when given (the other rows go on), else raises ValueError naming the manifest row.
     """
-    from codec.data.manifest import parse_alignment, read_manifest_rows
-
     base = path.parent
     items = []
     for number, row in enumerate(read_manifest_rows(path), 1):
-        file = Path(row["path"])
-        file = file if file.is_absolute() else base / file
+        file = row_audio_path(row, base)
         try:
             if row.get("id") not in (None, ""):
                 relative = safe_relative(str(row["id"]), f"{path}: row {number}")
@@ -110,9 +92,17 @@ def read_manifest(path: Path, problems: list[tuple[str, str]] | None = None) -> 
                 raise
             problems.append((str(path), str(err).removeprefix(f"{path}: ")))
             continue
-        alignment = parse_alignment(row.get("alignment"))
-        items.append(InputItem(file, relative, row.get("text"), row.get("speaker"), alignment))
+        items.append(utterance_from_row(row, file, _name(relative)))
     return items
+
+
+def _file_item(path: Path, relative: Path) -> Utterance:
+    return Utterance(path, _name(relative))
+
+
+def _name(relative: Path) -> str:
+    """An item's id: its output-relative path without the extension."""
+    return relative.with_suffix("").as_posix()
 
 
 def _glob_root(spec: str) -> Path:

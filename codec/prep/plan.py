@@ -6,13 +6,14 @@ import glob
 import hashlib
 import json
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from codec.data.manifest import Utterance
 from codec.hub.sources import resolve
 from codec.io.files import atomic_write_bytes
 from codec.io.weights import sha256_file
@@ -44,18 +45,6 @@ def _read_json(path: Path) -> dict:
 
 def _shard_done(out_dir: Path, index: int) -> bool:
     return (out_dir / done_name(index)).is_file() and (out_dir / shard_name(index)).is_file()
-
-
-@dataclass(frozen=True)
-class PrepItem:
-    """One utterance to tokenize: its id, file path (or datasets row index) and optional text/speaker."""
-
-    id: str
-    path: str
-    source: str | int
-    text: str | None = None
-    speaker: str | None = None
-    error: str | None = None
 
 
 @dataclass
@@ -110,34 +99,39 @@ def owned_shards(num_shards: int, rank: int, world_size: int) -> list[int]:
     return list(range(rank, num_shards, world_size))
 
 
-def plan_items(inputs: Any) -> tuple[list[PrepItem], list[tuple[str, str]]]:
-    """Sorted items (by id, then path; repeated ids marked as errors) and the input specs that failed."""
+def plan_items(inputs: Any) -> tuple[list[Utterance], list[tuple[str, str]]]:
+    """Items sorted by id, then path, and the inputs that failed (specs that matched nothing, repeated ids)."""
     if _is_hf_dataset(inputs):
         items, spec_errors = _hf_items(inputs), []
     else:
         specs = [str(inputs)] if isinstance(inputs, (str, os.PathLike)) else [str(s) for s in inputs]
         collected = collect_inputs(specs)
-        items = [PrepItem(i.id, str(i.path), str(i.path), i.text, i.speaker) for i in collected.items]
-        spec_errors = list(collected.errors)
-    items.sort(key=lambda item: (item.id, item.path))
-    seen: dict[str, str] = {}
-    for n, item in enumerate(items):
-        if item.id in seen:
-            items[n] = replace(item, error=f"duplicate id {item.id!r} (also {seen[item.id]})")
-        seen.setdefault(item.id, item.path)
-    return items, spec_errors
+        items, spec_errors = collected.items, list(collected.errors)
+    items.sort(key=lambda item: (item.id, _path_text(item)))
+    kept: dict[str, Utterance] = {}
+    for item in items:
+        if item.id in kept:
+            spec_errors.append((item.source, f"duplicate id {item.id!r} (also {kept[item.id].source})"))
+        else:
+            kept[item.id] = item
+    return list(kept.values()), spec_errors
+
+
+def _path_text(item: Utterance) -> str:
+    """The item's file as plan.json's digest spells it ("" for a datasets row)."""
+    return "" if item.row is not None else str(item.path)
 
 
 def _plan_record(
     codec: Codec,
     sha: str | None,
     k: int,
-    items: list[PrepItem],
+    items: list[Utterance],
     shard_size: int,
     num_shards: int,
     spec_errors: list[tuple[str, str]],
 ) -> dict:
-    digest = hashlib.sha256("".join(f"{i.id}\t{i.path}\n" for i in items).encode()).hexdigest()
+    digest = hashlib.sha256("".join(f"{i.id}\t{_path_text(i)}\n" for i in items).encode()).hexdigest()
     model = {
         "model_id": codec.model_id,
         "checkpoint_sha256": sha,
@@ -203,10 +197,10 @@ def _is_hf_dataset(obj: Any) -> bool:
     return hasattr(obj, "column_names") and "audio" in getattr(obj, "column_names", ()) and hasattr(obj, "__getitem__")
 
 
-def _hf_items(ds: Any) -> list[PrepItem]:
+def _hf_items(ds: Any) -> list[Utterance]:
     columns = ds.column_names
     ids = [str(v) for v in ds["id"]] if "id" in columns else [f"{n:09d}" for n in range(len(ds))]
     texts = ds["text"] if "text" in columns else [None] * len(ds)
     speaker_col = next((c for c in ("speaker", "speaker_id") if c in columns), None)
     speakers = [None if s is None else str(s) for s in ds[speaker_col]] if speaker_col else [None] * len(ds)
-    return [PrepItem(ids[n], "", n, texts[n], speakers[n]) for n in range(len(ds))]
+    return [Utterance(Path(), ids[n], text=texts[n], speaker=speakers[n], row=n) for n in range(len(ds))]

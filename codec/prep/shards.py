@@ -14,19 +14,21 @@ import soundfile as sf
 import torch
 from tqdm import tqdm
 
+from codec.data.manifest import Utterance
+from codec.errors import one_line
 from codec.io.audio import load_audio, mono_resampled, validate_audio
 from codec.io.files import atomic_write_bytes, publish, temp_path_for
-from codec.jobs.failures import one_line, record_failure
+from codec.jobs.failures import record_failure
 from codec.models.codec import Codec
 from codec.prep.hf import _hf_decode, _hf_path
-from codec.prep.plan import PREP_FORMAT, PrepItem, PrepReport, _codes_dtype, _is_hf_dataset, done_name, shard_name
+from codec.prep.plan import PREP_FORMAT, PrepReport, _codes_dtype, _is_hf_dataset, done_name, shard_name
 from codec.runtime.longform import LONGFORM_THRESHOLD_SECONDS
 
 
 def _run_shards(
     codec: Codec,
     k: int,
-    items: list[PrepItem],
+    items: list[Utterance],
     todo: list[int],
     shard_size: int,
     batch_size: int,
@@ -65,7 +67,7 @@ def _run_shards(
             bar.update(len(batch))
 
 
-def _encode(codec: Codec, k: int, batch: list[dict], items: list[PrepItem]) -> list[dict]:
+def _encode(codec: Codec, k: int, batch: list[dict], items: list[Utterance]) -> list[dict]:
     """Tokenize the decodable entries of a batch (one by one if the batch fails); returns row/error dicts."""
     for entry in batch:
         if entry["error"] is None and entry.get("long"):
@@ -92,11 +94,10 @@ def _encode(codec: Codec, k: int, batch: list[dict], items: list[PrepItem]) -> l
     return batch
 
 
-def _encode_long(codec: Codec, k: int, entry: dict, item: PrepItem) -> None:
+def _encode_long(codec: Codec, k: int, entry: dict, item: Utterance) -> None:
     """A long file: the windowed path of `codec tokenize` (memory bounded by the window, not the file)."""
-    assert isinstance(item.source, str), "only files (not datasets rows) are marked long"
     try:
-        tokens = codec.tokenize_long(item.source, num_codebooks=k)
+        tokens = codec.tokenize_long(item.path, num_codebooks=k)
     except (OSError, RuntimeError, ValueError) as err:
         entry["error"] = one_line(err, entry["path"])
         return
@@ -104,7 +105,7 @@ def _encode_long(codec: Codec, k: int, entry: dict, item: PrepItem) -> None:
     entry["num_samples"] = int(tokens.audio_lengths[0])
 
 
-def _finish_shard(report: PrepReport, shard: int, entries: list[dict], items: list[PrepItem], codec: Codec) -> None:
+def _finish_shard(report: PrepReport, shard: int, entries: list[dict], items: list[Utterance], codec: Codec) -> None:
     rows = [e for e in entries if e["error"] is None]
     errors = [{"id": items[e["index"]].id, "path": e["path"], "error": e["error"]} for e in entries if e["error"]]
     seconds = sum(e["seconds"] for e in rows)
@@ -126,7 +127,7 @@ class _AudioItems(torch.utils.data.Dataset):
     so memory stays bounded by the window, not the file.
     """
 
-    def __init__(self, items: list[PrepItem], sample_rate: int, hf_dataset: Any = None) -> None:
+    def __init__(self, items: list[Utterance], sample_rate: int, hf_dataset: Any = None) -> None:
         self.items, self.sample_rate, self.hf_dataset = items, sample_rate, hf_dataset
 
     def __len__(self) -> int:
@@ -137,26 +138,24 @@ class _AudioItems(torch.utils.data.Dataset):
         out = {
             "index": index,
             "wav": None,
-            "error": item.error,
+            "error": None,
             "rate": 0,
             "seconds": 0.0,
-            "path": item.path or f"item {item.id}",
+            "path": item.source,
             "long": False,
         }
-        if item.error:
-            return out
         try:
-            info = None if isinstance(item.source, int) else _long_file_info(item.source)
+            info = None if item.row is not None else _long_file_info(item.path)
             if info is not None:
                 out["rate"], out["seconds"], out["long"] = info.samplerate, info.frames / info.samplerate, True
                 return out
-            if isinstance(item.source, int):
-                audio = self.hf_dataset[item.source]["audio"]
+            if item.row is not None:
+                audio = self.hf_dataset[item.row]["audio"]
                 out["path"] = _hf_path(audio) or out["path"]
                 wav, rate = _hf_decode(audio)
                 validate_audio(wav, rate, out["path"])
             else:
-                wav, rate = load_audio(item.source)
+                wav, rate = load_audio(item.path)
             out["rate"], out["seconds"] = rate, wav.shape[-1] / rate
             out["wav"] = mono_resampled(wav, rate, self.sample_rate)[0].numpy()
         except Exception as err:  # any decoding problem is recorded, never fatal
@@ -164,7 +163,7 @@ class _AudioItems(torch.utils.data.Dataset):
         return out
 
 
-def _long_file_info(path: str):
+def _long_file_info(path: Path):
     """soundfile's header info when the file is past the long-form threshold, else None."""
     try:
         info = sf.info(path)
@@ -173,7 +172,7 @@ def _long_file_info(path: str):
     return info if info.frames > LONGFORM_THRESHOLD_SECONDS * info.samplerate else None
 
 
-def _shard_batches(items: list[PrepItem], shards: list[int], shard_size: int, batch_size: int) -> Iterator[list[int]]:
+def _shard_batches(items: list[Utterance], shards: list[int], shard_size: int, batch_size: int) -> Iterator[list[int]]:
     """Per shard, indices sorted by duration (file headers) and cut into batches; never mixes shards."""
     for shard in shards:
         indices = list(range(shard * shard_size, min((shard + 1) * shard_size, len(items))))
@@ -182,11 +181,11 @@ def _shard_batches(items: list[PrepItem], shards: list[int], shard_size: int, ba
             yield indices[start : start + batch_size]
 
 
-def _header_seconds(item: PrepItem) -> float:
-    if item.error or isinstance(item.source, int):
+def _header_seconds(item: Utterance) -> float:
+    if item.row is not None:
         return 0.0
     try:
-        return float(sf.info(item.source).duration)
+        return float(sf.info(item.path).duration)
     except Exception:  # unreadable: it will fail (and be recorded) when decoded
         return 0.0
 
@@ -206,14 +205,14 @@ def _worker_init(_: int) -> None:
 class _LazyBatches:
     """A batch sampler that reads file headers shard by shard as the loader asks for batches."""
 
-    def __init__(self, items: list[PrepItem], shards: list[int], shard_size: int, batch_size: int) -> None:
+    def __init__(self, items: list[Utterance], shards: list[int], shard_size: int, batch_size: int) -> None:
         self.args = (items, shards, shard_size, batch_size)
 
     def __iter__(self) -> Iterator[list[int]]:
         return _shard_batches(*self.args)
 
 
-def _write_parquet(path: Path, rows: list[dict], items: list[PrepItem], dtype: type, model_id: str) -> None:
+def _write_parquet(path: Path, rows: list[dict], items: list[Utterance], dtype: type, model_id: str) -> None:
     """One shard as a Parquet file, written to a temp name and renamed."""
     import pyarrow as pa
     import pyarrow.parquet as pq

@@ -22,6 +22,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from codec.errors import one_line
 from codec.io.audio import AudioError, resample, resampled_length, soundfile_format
 from codec.io.files import publish, temp_path_for
 from codec.tokens import Tokens
@@ -44,8 +45,7 @@ class ResampledReader:
         try:
             self.handle = sf.SoundFile(str(self.path))
         except Exception as err:  # soundfile raises LibsndfileError, RuntimeError, TypeError...
-            reason = str(err).splitlines()[0] if str(err) else err
-            raise AudioError(f"{self.path}: unreadable or not audio ({reason})") from None
+            raise AudioError(f"{self.path}: unreadable or not audio ({one_line(err)})") from None
         self.rate, self.target_rate = int(self.handle.samplerate), int(target_rate)
         if self.handle.frames == 0:
             raise AudioError(f"{self.path}: zero-length audio")

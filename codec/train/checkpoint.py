@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 import yaml
 
+from codec.errors import one_line
 from codec.io.files import atomic_write_bytes
 from codec.io.weights import load_state_strict, read_safetensors, unfold_weight_norm_state, write_safetensors
 
@@ -62,7 +63,7 @@ def load_trainer_state(path: Path) -> dict:
     try:
         return torch.load(Path(path) / "trainer_state.pt", map_location="cpu", weights_only=True)
     except Exception as err:
-        raise ValueError(f"{path / 'trainer_state.pt'}: cannot load safely ({str(err).splitlines()[0]})") from None
+        raise ValueError(f"{path / 'trainer_state.pt'}: cannot load safely ({one_line(err)})") from None
 
 
 def load_modules(path: Path, generator, discriminator=None, aux=None) -> None:
