@@ -73,6 +73,18 @@ def unpack(
     return codes, lengths, codebook_size
 
 
+def offset_groups(
+    codes: Tokens | torch.Tensor, lengths: torch.Tensor | None, codebook_size: int | None, offset: int, pad_id: int
+) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Validated per-frame id groups [B, F, K] (codebook k's ids start at offset + k * size), lengths and size."""
+    codes, lengths, size = unpack(codes, lengths, codebook_size)
+    check_int("offset", offset, 0)
+    books = codes.shape[1]
+    check_pad("pad_id", pad_id, offset, offset + books * size)
+    starts = offset + size * torch.arange(books, device=codes.device, dtype=torch.int64)
+    return (codes + starts[None, :, None]).transpose(1, 2), lengths, size
+
+
 def check_code_range(codes: torch.Tensor, lengths: torch.Tensor, codebook_size: int) -> None:
     bad = length_mask(lengths, codes.shape[2])[:, None, :] & ((codes < 0) | (codes >= codebook_size))
     if bool(bad.any()):

@@ -17,7 +17,7 @@ from codec.layouts.checks import (
     check_int,
     check_lengths,
     check_pad,
-    unpack,
+    offset_groups,
 )
 from codec.nn.masks import length_mask
 from codec.tokens import Tokens
@@ -59,12 +59,8 @@ def depth(
     pad_id: int = -1,
 ) -> DepthTokens:
     """Group each frame's K ids: codes [B, K, F] -> ids [B, F, K] with per-codebook offsets."""
-    codes, lengths, size = unpack(codes, lengths, codebook_size)
-    check_int("offset", offset, 0)
-    _, books, frames = codes.shape
-    check_pad("pad_id", pad_id, offset, offset + books * size)
-    starts = offset + size * torch.arange(books, device=codes.device)
-    ids = (codes + starts[None, :, None]).transpose(1, 2)
+    ids, lengths, size = offset_groups(codes, lengths, codebook_size, offset, pad_id)
+    _, frames, books = ids.shape
     ids = ids.masked_fill(~length_mask(lengths, frames)[:, :, None], pad_id).contiguous()
     return DepthTokens(ids, lengths, books, size, offset, pad_id)
 

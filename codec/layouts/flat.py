@@ -9,10 +9,8 @@ import torch
 
 from codec.layouts.checks import (
     CodeBatch,
-    check_int,
-    check_pad,
     first_bad,
-    unpack,
+    offset_groups,
     unpack_ids,
 )
 from codec.nn.masks import length_mask
@@ -40,12 +38,9 @@ def flatten(
     pad_id: int = -1,
 ) -> FlatTokens:
     """Interleave codebooks frame-major (f0k0, f0k1, ..., f1k0, ...) with per-codebook id offsets."""
-    codes, lengths, size = unpack(codes, lengths, codebook_size)
-    check_int("offset", offset, 0)
-    batch, books, frames = codes.shape
-    check_pad("pad_id", pad_id, offset, offset + books * size)
-    starts = offset + size * torch.arange(books, device=codes.device, dtype=torch.int64)
-    ids = (codes + starts[None, :, None]).transpose(1, 2).reshape(batch, frames * books)
+    groups, lengths, size = offset_groups(codes, lengths, codebook_size, offset, pad_id)
+    batch, frames, books = groups.shape
+    ids = groups.reshape(batch, frames * books)
     flat_lengths = lengths * books
     ids = ids.masked_fill(~length_mask(flat_lengths, frames * books), pad_id)
     return FlatTokens(ids, flat_lengths, books, size, offset, pad_id)

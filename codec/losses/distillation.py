@@ -118,18 +118,25 @@ def cosine_distillation_loss(
     return ((1.0 - cosine) * mask).sum() / mask.sum().clamp(min=1.0)
 
 
-class DistillationHead(nn.Module):
+class FrameProjection(nn.Module):
+    """A linear map of channels-first frame features [B, in_dim, F] -> [B, out_dim, F] (`proj`)."""
+
+    def __init__(self, in_dim: int, out_dim: int) -> None:
+        super().__init__()
+        self.in_dim = in_dim
+        self.proj = nn.Linear(in_dim, out_dim)
+
+    def project(self, features: torch.Tensor) -> torch.Tensor:
+        """Map features [B, in_dim, F] to [B, out_dim, F]."""
+        return self.proj(features.transpose(1, 2)).transpose(1, 2)
+
+
+class DistillationHead(FrameProjection):
     """Linear projection of codec features to the teacher width, with the cosine distillation loss."""
 
     def __init__(self, in_dim: int, teacher_dim: int) -> None:
-        super().__init__()
-        self.in_dim = in_dim
+        super().__init__(in_dim, teacher_dim)
         self.teacher_dim = teacher_dim
-        self.proj = nn.Linear(in_dim, teacher_dim)
-
-    def project(self, student: torch.Tensor) -> torch.Tensor:
-        """Map student features [B, in_dim, F] to [B, teacher_dim, F]."""
-        return self.proj(student.transpose(1, 2)).transpose(1, 2)
 
     def forward(
         self,
@@ -173,18 +180,16 @@ def phone_loss(logits: torch.Tensor, targets: torch.Tensor, lengths: torch.Tenso
     return F.cross_entropy(logits.float(), targets, ignore_index=-1)
 
 
-class PhoneHead(nn.Module):
+class PhoneHead(FrameProjection):
     """Linear frame-level phone classifier on codec features, trained with cross-entropy."""
 
     def __init__(self, in_dim: int, num_phones: int) -> None:
-        super().__init__()
-        self.in_dim = in_dim
+        super().__init__(in_dim, num_phones)
         self.num_phones = num_phones
-        self.proj = nn.Linear(in_dim, num_phones)
 
     def logits(self, features: torch.Tensor) -> torch.Tensor:
         """Phone logits [B, num_phones, F] for features [B, in_dim, F]."""
-        return self.proj(features.transpose(1, 2)).transpose(1, 2)
+        return self.project(features)
 
     def forward(
         self, features: torch.Tensor, targets: torch.Tensor, lengths: torch.Tensor | None = None

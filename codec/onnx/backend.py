@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from codec.config import CodecConfig, ConfigSizes, from_dict
+from codec.config import CodecConfig, from_dict
 from codec.io.audio import AudioInput, prepare_batch
 from codec.io.weights import sha256_file
+from codec.models.token_contract import TokenContract
 from codec.nn.masks import length_mask
 from codec.onnx.files import FORMAT, FORMAT_VERSION, GRAPH_FILES, MANIFEST, require_onnx
 from codec.onnx.streaming import OnnxStreamingSession
@@ -42,7 +43,7 @@ def read_manifest(directory: Path) -> dict:
     return manifest
 
 
-class OnnxCodec(ConfigSizes, StreamForwarding):
+class OnnxCodec(TokenContract, StreamForwarding):
     """Tokenize/detokenize with onnxruntime; the same arguments and results as codec.Codec."""
 
     backend = "onnx"
@@ -125,15 +126,8 @@ class OnnxCodec(ConfigSizes, StreamForwarding):
         codes, frame_lengths = self._session("encode").run(
             None, {"audio": wav.contiguous().numpy(), "lengths": wav_lengths.numpy()}
         )
-        return Tokens(
-            codes=torch.from_numpy(codes)[:, :k].contiguous(),
-            lengths=torch.from_numpy(frame_lengths),
-            audio_lengths=wav_lengths,
-            sample_rate=self.sample_rate,
-            frame_rate=self.frame_rate,
-            codebook_size=self.codebook_size,
-            num_semantic_codebooks=min(self.cfg.quantizer.num_semantic_codebooks, k),
-            model_id=self.model_id,
+        return self.make_tokens(
+            torch.from_numpy(codes)[:, :k].contiguous(), torch.from_numpy(frame_lengths), wav_lengths
         )
 
     def detokenize(self, tokens: Tokens | torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
@@ -146,31 +140,6 @@ class OnnxCodec(ConfigSizes, StreamForwarding):
         )
         audio = torch.from_numpy(audio)[..., : int(tokens.audio_lengths.max())]
         return audio * length_mask(tokens.audio_lengths, audio.shape[-1])[:, None, :].to(audio.dtype)
-
-    # The checks are the torch model's own (they read only the sizes above), not a second copy.
-    def as_tokens(self, codes: Tokens | torch.Tensor, lengths: torch.Tensor | None = None) -> Tokens:
-        """Wrap raw codes [B, k, F] as Tokens of this model (as codec.Codec.as_tokens)."""
-        from codec.models.codec import Codec
-
-        return Codec.as_tokens(self, codes, lengths)  # type: ignore[arg-type]
-
-    def check_tokens(self, tokens: Tokens) -> None:
-        """Raise ValueError if `tokens` cannot be decoded by this model (as codec.Codec.check_tokens)."""
-        from codec.models.codec import Codec
-
-        Codec.check_tokens(self, tokens)  # type: ignore[arg-type]
-
-    def check_num_codebooks(self, num_codebooks: int | None) -> int:
-        """`num_codebooks` (None = all) checked against K (as codec.Codec.check_num_codebooks)."""
-        from codec.models.codec import Codec
-
-        return Codec.check_num_codebooks(self, num_codebooks)  # type: ignore[arg-type]
-
-    def make_tokens(self, codes: torch.Tensor, lengths: torch.Tensor, audio_lengths: torch.Tensor) -> Tokens:
-        """Tokens of this model (as codec.Codec.make_tokens)."""
-        from codec.models.codec import Codec
-
-        return Codec.make_tokens(self, codes, lengths, audio_lengths)  # type: ignore[arg-type]
 
     # ---- long form (codec.runtime.longform; non-causal models) ---------------------------------------
     def tokenize_long(self, path: str | os.PathLike, **kwargs) -> Tokens:

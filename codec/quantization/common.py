@@ -4,10 +4,32 @@ pass, usage statistics."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
 from codec.models.interfaces import QuantizerOutput
+
+
+class QuantizerSizes:
+    """K, entries per codebook and the semantic prefix, read off `self.cfg` (every quantizer kind answers alike)."""
+
+    cfg: Any
+
+    @property
+    def num_codebooks(self) -> int:
+        """K."""
+        return self.cfg.num_codebooks
+
+    @property
+    def codebook_size(self) -> int:
+        """Entries per codebook."""
+        return self.cfg.codebook_size
+
+    @property
+    def num_semantic_codebooks(self) -> int:
+        """Levels distilled toward the semantic teacher."""
+        return self.cfg.num_semantic_codebooks
 
 
 def check_semantic(num_semantic: int, num_codebooks: int, where: str) -> None:

@@ -17,7 +17,7 @@ from torch import nn
 from vector_quantize_pytorch import FSQ
 
 from codec.models.interfaces import CodecShape, QuantizerOutput
-from codec.quantization.common import check_semantic, dropout_keep, residual_forward, usage_stats
+from codec.quantization.common import QuantizerSizes, check_semantic, dropout_keep, residual_forward, usage_stats
 from codec.schema import bounded
 
 
@@ -43,7 +43,7 @@ class FSQConfig:
             raise ValueError(f"{where}.levels: 1 to 16 levels whose product is at most 65536, got {self.levels}")
 
 
-class ResidualFSQuantizer(nn.Module):
+class ResidualFSQuantizer(QuantizerSizes, nn.Module):
     """K residual FSQ levels; `codes[:, :k]` is a valid lower bitrate for every k."""
 
     def __init__(self, cfg: FSQConfig, shape: CodecShape) -> None:
@@ -53,21 +53,6 @@ class ResidualFSQuantizer(nn.Module):
         self.project_in = nn.ModuleList(nn.Linear(shape.latent_dim, width) for _ in range(cfg.num_codebooks))
         self.project_out = nn.ModuleList(nn.Linear(width, shape.latent_dim) for _ in range(cfg.num_codebooks))
         self.codebooks = nn.ModuleList(FSQ(levels=list(cfg.levels)) for _ in range(cfg.num_codebooks))
-
-    @property
-    def num_codebooks(self) -> int:
-        """K."""
-        return len(self.codebooks)
-
-    @property
-    def codebook_size(self) -> int:
-        """Entries per codebook."""
-        return self.cfg.codebook_size
-
-    @property
-    def num_semantic_codebooks(self) -> int:
-        """Levels distilled toward the semantic teacher."""
-        return self.cfg.num_semantic_codebooks
 
     def _codebook(self, k: int) -> FSQ:
         return cast(FSQ, self.codebooks[k])

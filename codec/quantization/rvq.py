@@ -19,7 +19,7 @@ from torch import nn
 from vector_quantize_pytorch import VectorQuantize
 
 from codec.models.interfaces import CodecShape, QuantizerOutput
-from codec.quantization.common import check_semantic, dropout_keep, residual_forward, usage_stats
+from codec.quantization.common import QuantizerSizes, check_semantic, dropout_keep, residual_forward, usage_stats
 from codec.schema import bounded
 
 
@@ -49,7 +49,7 @@ class RVQConfig:
             )
 
 
-class ResidualQuantizer(nn.Module):
+class ResidualQuantizer(QuantizerSizes, nn.Module):
     """K residual codebooks; `codes[:, :k]` is a valid lower bitrate for every k."""
 
     def __init__(self, cfg: RVQConfig, shape: CodecShape) -> None:
@@ -69,21 +69,6 @@ class ResidualQuantizer(nn.Module):
             )
             for _ in range(cfg.num_codebooks)
         )
-
-    @property
-    def num_codebooks(self) -> int:
-        """K."""
-        return len(self.levels)
-
-    @property
-    def codebook_size(self) -> int:
-        """Entries per codebook."""
-        return self.cfg.codebook_size
-
-    @property
-    def num_semantic_codebooks(self) -> int:
-        """Levels distilled toward the semantic teacher."""
-        return self.cfg.num_semantic_codebooks
 
     def forward(
         self, latent: torch.Tensor, mask: torch.Tensor | None = None, num_codebooks: int | None = None
