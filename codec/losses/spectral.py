@@ -88,7 +88,21 @@ def level_loss(
         return masked_mean(diff[:, None], mask)
 
 
-class MultiScaleMelLoss(nn.Module):
+class SignalLoss(nn.Module):
+    """A loss between two signals, computed in float32 on prepared [B, T] signals by the subclass's `_loss`."""
+
+    def forward(
+        self, estimate: torch.Tensor, target: torch.Tensor, lengths: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Scalar loss between `estimate` and `target` ([B, T] or [B, 1, T]); `lengths` [B] in samples masks padding."""
+        with torch.autocast(device_type=estimate.device.type, enabled=False):
+            return self._loss(*_prepare(estimate, target, lengths), lengths)
+
+    def _loss(self, estimate: torch.Tensor, target: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class MultiScaleMelLoss(SignalLoss):
     """L1 between log (and optionally linear) mel spectrograms at several window sizes, summed over scales.
 
     Window sizes (and hence n_fft; hop = window // 4) are given at `reference_sample_rate` and scaled
@@ -139,13 +153,6 @@ class MultiScaleMelLoss(nn.Module):
             for window, hop, mels in zip(self.window_lengths, self.hop_lengths, n_mels)
         )
 
-    def forward(
-        self, estimate: torch.Tensor, target: torch.Tensor, lengths: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Scalar mel loss between `estimate` and `target` ([B, T] or [B, 1, T]); `lengths` [B] in samples."""
-        with torch.autocast(device_type=estimate.device.type, enabled=False):
-            return self._loss(*_prepare(estimate, target, lengths), lengths)
-
     def _loss(self, estimate: torch.Tensor, target: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
         """Float32 mel loss of prepared [B, T] signals."""
         total = estimate.new_zeros(())
@@ -161,7 +168,7 @@ class MultiScaleMelLoss(nn.Module):
         return total
 
 
-class MultiResolutionSTFTLoss(nn.Module):
+class MultiResolutionSTFTLoss(SignalLoss):
     """Spectral convergence + log-magnitude L1 averaged over several STFT resolutions (ParallelWaveGAN style).
 
     Spectral convergence is `||S_y - S_x||_F / ||S_y||_F` per item (averaged over the batch);
@@ -205,13 +212,6 @@ class MultiResolutionSTFTLoss(nn.Module):
             return_complex=True,
         )
         return spec.abs().clamp(min=self.clamp_eps)
-
-    def forward(
-        self, estimate: torch.Tensor, target: torch.Tensor, lengths: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Scalar multi-resolution STFT loss; `lengths` [B] in samples masks padding."""
-        with torch.autocast(device_type=estimate.device.type, enabled=False):
-            return self._loss(*_prepare(estimate, target, lengths), lengths)
 
     def _loss(self, estimate: torch.Tensor, target: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
         """Float32 multi-resolution STFT loss of prepared [B, T] signals."""
