@@ -197,3 +197,13 @@ def test_export_refuses_a_quantizer_it_cannot_fold(tmp_path):
     with pytest.raises(ValueError, match="supports the rvq quantizer, not ResidualFSQuantizer"):
         export_onnx(model, tmp_path / "onnx")
     assert not (tmp_path / "onnx" / "onnx.json").exists()
+
+
+def test_export_refuses_the_harmonic_decoder(tmp_path):
+    """Its harmonic branch would be lost by the vocoder rewrite: refused, nothing written."""
+    from tests.test_harmonic_decoder import harmonic_config
+
+    model = Codec(harmonic_config()).eval()
+    with pytest.raises(ValueError, match="not HarmonicDecoder"):
+        export_onnx(model, tmp_path / "onnx")
+    assert not (tmp_path / "onnx" / "onnx.json").exists()

@@ -12,7 +12,14 @@ from typing import Any, Generic, TypeVar
 
 from torch import nn
 
-from codec.models.decoders import ConvDecoder, ConvDecoderConfig, VocoderDecoder, VocoderDecoderConfig
+from codec.models.decoders import (
+    ConvDecoder,
+    ConvDecoderConfig,
+    HarmonicDecoder,
+    HarmonicDecoderConfig,
+    VocoderDecoder,
+    VocoderDecoderConfig,
+)
 from codec.models.encoders import ConvEncoder, ConvEncoderConfig, FrameEncoder, FrameEncoderConfig
 from codec.models.encoders.mel import MelEncoder, MelEncoderConfig
 from codec.models.interfaces import CodecShape
@@ -48,6 +55,7 @@ QUANTIZERS: dict[str, Kind] = {
 DECODERS: dict[str, Kind] = {
     "vocoder": Kind(VocoderDecoderConfig, VocoderDecoder),
     "conv": Kind(ConvDecoderConfig, ConvDecoder),
+    "harmonic": Kind(HarmonicDecoderConfig, HarmonicDecoder),
 }
 
 

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from codec.io.weights import fold_weight_norm
+from codec.models.decoders import HarmonicDecoder, VocoderDecoder
 from codec.models.encoders.frame import FrameEncoder
 from codec.nn.convnext import ConvNeXtBlock, ConvNeXtStack
 from codec.nn.masks import length_mask
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
     from vector_quantize_pytorch import VectorQuantize
 
     from codec.models.codec import Codec
-    from codec.models.decoders.vocoder import VocoderDecoder
 
 
 def _check_stft(n_fft: int, hop: int, window: torch.Tensor, what: str) -> int:
@@ -448,7 +448,9 @@ class DecodeGraph(nn.Module):
         super().__init__()
         model = inference_copy(model)
         self.quantizer = FoldedRVQ(model.quantizer)
-        self.channel_last = isinstance(getattr(model.decoder, "head", None), ISTFTHead)
+        if isinstance(model.decoder, HarmonicDecoder):  # its harmonic branch has no export rewrite yet
+            raise ValueError("ONNX export supports the vocoder and conv decoders, not HarmonicDecoder")
+        self.channel_last = isinstance(model.decoder, VocoderDecoder)
         self.decoder = ExportVocoderDecoder(model.decoder) if self.channel_last else model.decoder
 
     def forward(self, codes: torch.Tensor, frame_lengths: torch.Tensor) -> torch.Tensor:

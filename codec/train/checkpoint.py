@@ -66,10 +66,22 @@ def load_trainer_state(path: Path) -> dict:
         raise ValueError(f"{path / 'trainer_state.pt'}: cannot load safely ({one_line(err)})") from None
 
 
-def load_modules(path: Path, generator, discriminator=None, aux=None) -> None:
-    """Load weights of a checkpoint (or release directory) into the given modules."""
+def load_modules(path: Path, generator, discriminator=None, aux=None, fresh: tuple[str, ...] = ()) -> None:
+    """Load weights of a checkpoint (or release directory) into the given modules.
+
+    Generator parameters under the `fresh` name prefixes keep their initial values (the checkpoint
+    need not have them); every other parameter must match the checkpoint exactly.
+    """
     path = Path(path)
-    state = unfold_weight_norm_state(read_safetensors(path / "model.safetensors"), generator.state_dict())
+    own = generator.state_dict()
+    state = unfold_weight_norm_state(read_safetensors(path / "model.safetensors"), own)
+    if fresh:
+        starts_fresh = lambda key: any(key == p or key.startswith(p + ".") for p in fresh)  # noqa: E731
+        unknown = [p for p in fresh if not any(starts_fresh(k) and k.startswith(p) for k in own)]
+        if unknown:
+            raise ValueError(f"init_fresh: {unknown} name no parameters of this model")
+        state = {k: v for k, v in state.items() if not starts_fresh(k)}
+        state.update({k: v for k, v in own.items() if starts_fresh(k)})
     load_state_strict(generator, state, str(path / "model.safetensors"))
     if discriminator is not None and (path / "discriminator.safetensors").is_file():
         load_state_strict(

@@ -51,6 +51,7 @@ class LossConfig:
             "loss/commitment": 0.25,
             "loss/distill": 1.0,
             "loss/level": 0.0,
+            "loss/f0": 5.0,  # only decoders with an f0 (harmonic) report it
         }
     )
     gan: Literal["hinge", "lsgan"] = "hinge"
@@ -69,6 +70,7 @@ class TrainConfig:
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     out_dir: str = "runs/default"
     init_from: str = ""
+    init_fresh: tuple[str, ...] = ()  # generator parameter prefixes that start fresh instead (e.g. a new branch)
     max_steps: int = 1000
     max_cpu_seconds: float = 0.0
     log_every: int = 10

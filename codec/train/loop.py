@@ -58,8 +58,8 @@ def train(cfg: TrainConfig) -> TrainResult:
         step, cpu_spent = resume(parts, resume_from)
         log.info("resumed from %s at step %d", resume_from, step)
     elif cfg.init_from:
-        load_modules(resolve(cfg.init_from), parts.model, parts.discriminator, parts.aux)
-        log.info("initialised from %s", cfg.init_from)
+        load_modules(resolve(cfg.init_from), parts.model, parts.discriminator, parts.aux, cfg.init_fresh)
+        log.info("initialised from %s%s", cfg.init_from, f" ({', '.join(cfg.init_fresh)} fresh)" * bool(cfg.init_fresh))
 
     model_cfg = cfg.model
     segment = round(cfg.data.segment_seconds * model_cfg.sample_rate)

@@ -82,6 +82,9 @@ def train_step(parts: TrainParts, batch: Batch, step: int) -> dict[str, float]:
     }
     if cfg.loss.weights.get("loss/stft", 0) > 0:
         losses["loss/stft"] = parts.stft_loss(recon, audio, lengths)
+    decoder_losses = getattr(parts.model.decoder, "training_losses", None)  # a decoder's own supervision
+    if decoder_losses is not None:
+        losses.update(decoder_losses(audio, lengths))
     semantic = semantic_loss(parts, out, batch, audio, lengths)
     if semantic is not None:
         losses["loss/distill"] = semantic
