@@ -117,3 +117,19 @@ def test_harmonic_decoder_trains_with_the_tiny_recipe_and_logs_f0(tmp_path):
     assert math.isfinite(result.metrics["loss/f0"]) and math.isfinite(result.metrics["loss/total"])
     model = Codec.from_pretrained(latest_checkpoint(tmp_path / "run"))
     assert model.cfg == cfg.model and model.detokenize(model.tokenize(speechlike(0.3), SR)).shape == (1, 1, 4800)
+
+
+def test_f0_learns_from_its_own_loss_only():
+    """Reconstruction gradients stop at f0 (through the running phase they are chaotic); loss/f0 trains it."""
+    torch.manual_seed(0)
+    decoder = Codec(harmonic_config()).decoder.train()
+    torch.nn.init.normal_(decoder.harmonic.amplitudes.weight, std=0.05)
+    tone, _ = glide(0.4)
+    latent = torch.randn(1, 16, 20)
+    decoder(latent).square().sum().backward()
+    assert decoder.harmonic.f0.weight.grad is None and decoder.harmonic.amplitudes.weight.grad is not None
+    decoder.zero_grad()
+    decoder(latent)
+    loss = decoder.training_losses(tone[None, None], torch.tensor([tone.numel()]))["loss/f0"]
+    loss.backward()
+    assert loss.item() > 0 and float(decoder.harmonic.f0.weight.grad.abs().sum()) > 0

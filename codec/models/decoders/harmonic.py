@@ -7,7 +7,7 @@ exact harmonics and a coherent phase instead of what the iSTFT head has to learn
 `f0_min` and `f0_max`, log scale) and a signed amplitude per harmonic (zero at initialisation, so a
 vocoder checkpoint loaded into this decoder starts with exactly the vocoder's output); harmonics at
 or above 0.95 x Nyquist are silenced. Training supervises f0 with YIN targets of the real audio on
-voiced frames (`training_losses`: `loss/f0`, in octaves).
+voiced frames (`training_losses`: `loss/f0`, in octaves); the synthesis does not backpropagate into f0.
 
 Parameters vary linearly between frames: between frame centres for non-causal models; from the
 previous frame's value to the current one across the frame for causal ones, which keeps the
@@ -123,7 +123,9 @@ class HarmonicBranch(StreamingModule):
             f0 = self.f0_min * torch.exp(span * torch.sigmoid(self.f0(x)[..., 0]))  # [B, F]
             amps = self.amplitudes(x)  # [B, F, H]
             amps = amps * (f0[..., None] * self.numbers < 0.475 * self.sample_rate)  # below 0.95 x Nyquist
-            f0_t, amps_t = self._per_sample(f0, amps)  # [B, T], [B, T, H]
+            # f0 learns from loss/f0 only: reconstruction gradients through the running phase are chaotic
+            # (a small f0 change moves every later sample) and drive the sigmoid into saturation.
+            f0_t, amps_t = self._per_sample(f0.detach(), amps)  # [B, T], [B, T, H]
             phase = self._phase(f0_t)  # [B, T] in cycles
             waves = torch.sin((2.0 * math.pi) * phase[..., None] * self.numbers)  # [B, T, H]
             audio = (amps_t * waves).sum(-1)[:, None]
