@@ -132,6 +132,10 @@ def test_repeated_ids_are_input_errors_and_the_first_is_kept(tmp_path, model_dir
     assert pq.read_table(tmp_path / "out" / "shard-00000.parquet").column("path").to_pylist() == [
         str(tmp_path / "a.wav")
     ]
+    errors = [json.loads(line) for line in (tmp_path / "out" / "errors.jsonl").read_text().splitlines()]
+    assert [Path(e["input"]).name for e in errors] == ["b.wav"] and "duplicate id" in errors[0]["error"]
+    plan = json.loads((tmp_path / "out" / "plan.json").read_text())
+    assert plan["input_errors"][0][0] == str(tmp_path / "b.wav")
 
 
 def test_every_job_reads_one_utterance_record(tmp_path):
