@@ -101,6 +101,12 @@ class HarmonicDecoder(nn.Module):
         return {"loss/f0": f0_loss(f0.float(), target.to(f0.device), voiced.to(f0.device), frame_lengths)}
 
 
+# Adam moves every weight by about lr per step, so an unscaled linear head would move an amplitude by
+# ~lr x dim per step (0.2 at lr 6e-4, dim 384: louder than speech within a few steps, as the first
+# from-scratch A/B showed); the scale brings steps down to the size of speech harmonics (~0.01-0.1).
+AMPLITUDE_SCALE = 0.01
+
+
 class HarmonicBranch(StreamingModule):
     """Features [B, dim, F] -> (sum of f0 harmonics [B, 1, F * hop], f0 per frame [B, F])."""
 
@@ -121,7 +127,7 @@ class HarmonicBranch(StreamingModule):
         with torch.autocast(x.device.type, enabled=False):
             span = math.log(self.f0_max / self.f0_min)
             f0 = self.f0_min * torch.exp(span * torch.sigmoid(self.f0(x)[..., 0]))  # [B, F]
-            amps = self.amplitudes(x)  # [B, F, H]
+            amps = AMPLITUDE_SCALE * self.amplitudes(x)  # [B, F, H]
             amps = amps * (f0[..., None] * self.numbers < 0.475 * self.sample_rate)  # below 0.95 x Nyquist
             # f0 learns from loss/f0 only: reconstruction gradients through the running phase are chaotic
             # (a small f0 change moves every later sample) and drive the sigmoid into saturation.
