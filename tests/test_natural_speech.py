@@ -89,3 +89,23 @@ def test_hibari_item_is_rendered_at_16k(tmp_path):
     row = natural_speech.render(task, str(tmp_path))
     assert row["source"] == "hibari" and row["text"] == "A short test sentence." and row["duration"] > 0.5
     assert sf.info(str(tmp_path / row["path"])).samplerate == 16000
+
+
+def test_band_limited_recordings_stay_out_of_the_manifests(tmp_path, monkeypatch):
+    """A telephone-band clip (nothing above ~2 kHz) is rendered but not listed; full-band ones carry bandwidth_hz."""
+    from scipy import signal
+
+    from recipes.data.bandwidth import effective_bandwidth
+
+    root = fake_fillets(tmp_path / "pkg")
+    dull = root / natural_speech.FILLETS / "aztec" / "cs" / "azt-m-line0.ogg"
+    sos = signal.butter(8, 2000, fs=22050, output="sos")
+    sf.write(dull, signal.sosfilt(sos, speechlike(0.6, 22050, seed=0).numpy()), 22050, format="OGG", subtype="VORBIS")
+    assert effective_bandwidth(sf.read(dull)[0], 22050) < 3000 < effective_bandwidth(speechlike(0.6).numpy(), 16000)
+    monkeypatch.setattr(natural_speech, "apt_extract", lambda packages, work: root)
+    out = tmp_path / "corpus"
+    rows = natural_speech.build(out, ["fillets-cs"], {}, 0.0, augment=0.5, heldout=0.4, seed=0, jobs=1, progress=False)
+    assert len(rows) == 23 and all(r["bandwidth_hz"] >= 4000 for r in rows)
+    listed = (out / "manifest.jsonl").read_text() + (out / "manifest_heldout.jsonl").read_text()
+    assert "azt-m-line0" not in json.dumps([json.loads(line)["original"] for line in listed.splitlines()])
+    assert len(natural_speech.build(out, ["fillets-cs"], {}, 0.0, 0.5, 0.4, 0, 1, False, min_bandwidth=0)) == 24

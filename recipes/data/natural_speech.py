@@ -15,9 +15,11 @@ Layout:  OUT/audio/<source>/<speaker>/<id>.flac + .json (16 kHz mono; the .json 
 OUT/synthetic/ (the Debian TTS corpus), OUT/manifest.jsonl (train), OUT/manifest_heldout.jsonl
 (held-out speakers, never augmented), OUT/licences.json, OUT/_packages/ (downloaded .debs).
 Training items are augmented with probability --augment (level, EQ/band limits, room reverb, noise,
-speed; the chain is recorded in the row). Speakers are split, not utterances: every held-out speaker is
-absent from the train manifest. Re-running the same command skips finished items and extends
-the TTS sources when their minutes grow (item ids are prefix-stable).
+speed; the chain is recorded in the row). Items whose clean audio is band-limited (99.9 % of its
+energy below --min-bandwidth Hz, e.g. the telephone-band fillets-nl dialogue) stay out of the
+manifests. Speakers are split, not utterances: every held-out speaker is absent from the train
+manifest. Re-running the same command skips finished items and extends the TTS sources when their
+minutes grow (item ids are prefix-stable).
 
     python recipes/data/natural_speech.py data/natural --kokoro-minutes 60 --jobs 2
 """
@@ -46,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from codec.io.files import atomic_write_bytes
 from recipes.data import neural_tts
 from recipes.data.augment import apply_augmentation, plan_augmentation
+from recipes.data.bandwidth import MIN_BANDWIDTH_HZ, effective_bandwidth
 from recipes.data.packages import apt_extract
 from recipes.data.synthetic_speech import generate_corpus, load_texts
 
@@ -180,7 +183,7 @@ def render(task: Task, out_dir: str) -> dict | None:
         try:
             row = json.loads(row_path.read_text())
             if row.get("id") == task.id and row.get("augment") == task.augment:
-                return row
+                return _with_bandwidth(row, task, wav_path, row_path)
         except (OSError, ValueError):
             pass
     seed = zlib.crc32(task.id.encode())
@@ -193,6 +196,7 @@ def render(task: Task, out_dir: str) -> dict | None:
     if len(audio) < 0.3 * SAMPLE_RATE or float(np.abs(audio).max()) < 1e-3 or not np.isfinite(audio).all():
         log.info("skipping %s: too short, silent or not finite", task.id)
         return None
+    bandwidth = effective_bandwidth(audio, SAMPLE_RATE)  # of the clean audio: added noise would fill the band
     if task.augment:
         audio = apply_augmentation(audio, task.augment, seed)
     elif float(np.abs(audio).max()) > 0.99:
@@ -208,12 +212,27 @@ def render(task: Task, out_dir: str) -> dict | None:
         "duration": round(len(audio) / SAMPLE_RATE, 3),
         "sample_rate": SAMPLE_RATE,
         "original_sample_rate": rate,
+        "bandwidth_hz": round(bandwidth),
         "augment": task.augment,
         "params": task.params,
     }
     if task.input:
         row["original"] = task.input.split("/root/", 1)[-1]
     _write_atomic_flac(wav_path, audio)
+    _write_atomic_text(row_path, json.dumps(row))
+    return row
+
+
+def _with_bandwidth(row: dict, task: Task, wav_path: Path, row_path: Path) -> dict:
+    """A finished row from before rows recorded `bandwidth_hz`: measure it (on the clean input when there is one)."""
+    if "bandwidth_hz" in row:
+        return row
+    if task.input:
+        data, rate = sf.read(task.input, dtype="float32", always_2d=True)
+        audio = _to_model_rate(data.mean(1), rate)
+    else:
+        audio, _ = sf.read(str(wav_path), dtype="float32")
+    row["bandwidth_hz"] = round(effective_bandwidth(audio, SAMPLE_RATE))
     _write_atomic_text(row_path, json.dumps(row))
     return row
 
@@ -315,8 +334,13 @@ def build(
     seed: int,
     jobs: int,
     progress: bool = True,
+    min_bandwidth: float = MIN_BANDWIDTH_HZ,
 ) -> list[dict]:
-    """Make (or resume) every source in order, rewriting the manifests after each one; returns all rows."""
+    """Make (or resume) every source in order, rewriting the manifests after each one; returns all rows.
+
+    Items whose clean audio is band-limited below `min_bandwidth` Hz (recipes/data/bandwidth.py) stay on
+    disk but out of the manifests: trained on them, a decoder learns to drop the upper band.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
     texts = list(load_texts())
@@ -341,7 +365,16 @@ def build(
         except (RuntimeError, OSError) as err:
             log.warning("skipping source %s: %s", source, err)
             continue
-        new = run_tasks(tasks, out_dir, jobs, source, progress)
+        made = run_tasks(tasks, out_dir, jobs, source, progress)
+        new = [r for r in made if r.get("bandwidth_hz", math.inf) >= min_bandwidth]
+        if len(new) < len(made):
+            log.info(
+                "%s: %d of %d items left out, band-limited below %g Hz",
+                source,
+                len(made) - len(new),
+                len(made),
+                min_bandwidth,
+            )
         log.info("%s: %d items, %.2f h", source, len(new), sum(r["duration"] for r in new) / 3600)
         rows += new
         write_manifests(out_dir, rows)
@@ -364,6 +397,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--heldout", type=float, default=0.12, help="share of recording speakers held out (main actors stay in train)"
     )
+    parser.add_argument(
+        "--min-bandwidth",
+        type=float,
+        default=MIN_BANDWIDTH_HZ,
+        help="leave out items whose clean audio holds 99.9%% of its energy below this many Hz (0: keep all)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -381,6 +420,7 @@ def main(argv: list[str] | None = None) -> None:
         args.seed,
         args.jobs,
         progress=not args.quiet,
+        min_bandwidth=args.min_bandwidth,
     )
     train = [r for r in rows if r["split"] == "train"]
     log.info(
