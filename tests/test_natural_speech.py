@@ -109,3 +109,29 @@ def test_band_limited_recordings_stay_out_of_the_manifests(tmp_path, monkeypatch
     listed = (out / "manifest.jsonl").read_text() + (out / "manifest_heldout.jsonl").read_text()
     assert "azt-m-line0" not in json.dumps([json.loads(line)["original"] for line in listed.splitlines()])
     assert len(natural_speech.build(out, ["fillets-cs"], {}, 0.0, 0.5, 0.4, 0, 1, False, min_bandwidth=0)) == 24
+
+
+def test_manifest_filter_judges_augmented_rows_by_their_original(tmp_path):
+    from scipy import signal
+
+    from recipes.data.bandwidth import filter_manifest
+
+    sos = signal.butter(8, 2000, fs=16000, output="sos")
+    full, dull = speechlike(0.6).numpy(), signal.sosfilt(sos, speechlike(0.6).numpy())
+    sf.write(tmp_path / "full.wav", full, 16000)
+    sf.write(tmp_path / "dull.wav", dull, 16000)
+    noisy = dull + 0.05 * np.random.default_rng(0).standard_normal(dull.size)  # noise fills the band
+    sf.write(tmp_path / "noisy.wav", noisy, 16000)
+    rows = [
+        {"path": "full.wav", "source": "a"},
+        {"path": "dull.wav", "source": "b"},
+        {"path": "noisy.wav", "source": "b", "augment": [{"op": "noise"}], "original": "dull.wav"},
+    ]
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    counts = filter_manifest(manifest, tmp_path / "out.jsonl", 4000, originals=tmp_path, progress=False)
+    kept = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert counts == {"a": [1, 1], "b": [0, 2]} and [r["path"] for r in kept] == ["full.wav"]
+    assert kept[0]["bandwidth_hz"] >= 4000
+    filter_manifest(manifest, tmp_path / "all.jsonl", 4000, progress=False)  # without originals: noise passes
+    assert len((tmp_path / "all.jsonl").read_text().splitlines()) == 2
