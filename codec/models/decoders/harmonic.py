@@ -19,53 +19,44 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from codec.losses.pitch import f0_loss, yin_f0
+from codec.models.decoders.vocoder import VocoderDecoder, VocoderDecoderConfig
 from codec.models.interfaces import CodecShape
-from codec.nn.convnext import ConvNeXtStack
 from codec.nn.masks import apply_mask
-from codec.nn.stft import ISTFTHead, check_frame_fft, istft_lookahead
 from codec.nn.streaming import StreamingModule
 from codec.schema import bounded
 
 
 @dataclass
-class HarmonicDecoderConfig:
+class HarmonicDecoderConfig(VocoderDecoderConfig):
     """The vocoder's fields (same backbone and iSTFT head, so vocoder weights load) plus the harmonic branch's."""
 
-    kind: Literal["harmonic"] = "harmonic"
-    dim: int = bounded(384, 1, 8192)
-    intermediate_dim: int = bounded(1152, 1, 32768)
-    num_layers: int = bounded(8, 0, 128)
-    n_fft: int = bounded(1280, 2, 65536)
+    kind: Literal["harmonic"] = "harmonic"  # type: ignore[assignment]
     num_harmonics: int = bounded(64, 1, 1024)
     f0_min: float = bounded(50.0, 1.0, 4000.0)
     f0_max: float = bounded(600.0, 1.0, 8000.0)
 
     def validate(self, shape: CodecShape, where: str = "decoder") -> None:
         """Raise ValueError when this config does not fit `shape`."""
-        check_frame_fft(self.n_fft, shape.frame_size, f"{where}.n_fft")
+        super().validate(shape, where)
         if not self.f0_min < self.f0_max < shape.sample_rate / 2:
             raise ValueError(f"{where}: need f0_min < f0_max < sample_rate / 2, got {self.f0_min}, {self.f0_max}")
 
-    def lookahead(self, shape: CodecShape) -> int:
-        """Streaming output delay in samples (the causal iSTFT head's n_fft - hop; the branch is delayed to match)."""
-        return istft_lookahead(self.n_fft, shape.frame_size)
 
+class HarmonicDecoder(VocoderDecoder):
+    """The vocoder (backbone -> iSTFT head) plus a harmonic branch on the same features, summed.
 
-class HarmonicDecoder(nn.Module):
-    """Vocoder backbone -> iSTFT head + harmonic branch, summed."""
+    Its streaming lookahead is the iSTFT head's; the branch is delayed to match.
+    """
 
     def __init__(self, cfg: HarmonicDecoderConfig, shape: CodecShape) -> None:
-        super().__init__()
-        self.cfg, self.shape = cfg, shape
-        self.backbone = ConvNeXtStack(shape.latent_dim, cfg.dim, cfg.intermediate_dim, cfg.num_layers, shape.causal)
-        self.head = ISTFTHead(cfg.dim, cfg.n_fft, shape.frame_size, shape.causal)
+        super().__init__(cfg, shape)
         self.harmonic = HarmonicBranch(cfg, shape, self.lookahead)
         self._targets: tuple[torch.Tensor, torch.Tensor | None] | None = None
 
@@ -80,11 +71,6 @@ class HarmonicDecoder(nn.Module):
             return audio
         return apply_mask(audio, frame_lengths * self.shape.frame_size)  # the branch's biases reach past the end
 
-    @property
-    def lookahead(self) -> int:
-        """Streaming output delay in samples."""
-        return self.cfg.lookahead(self.shape)
-
     def flush(self) -> torch.Tensor:
         """End of a stream: the last `lookahead` output samples [B, 1, lookahead]."""
         return self.head.flush() + self.harmonic.flush()
@@ -95,7 +81,8 @@ class HarmonicDecoder(nn.Module):
             raise RuntimeError("training_losses needs a forward pass in training mode first")
         f0, frame_lengths = self._targets
         self._targets = None
-        target, voiced = yin_f0(audio, self.shape.sample_rate, self.shape.frame_size, self.cfg.f0_min, self.cfg.f0_max)
+        cfg = cast(HarmonicDecoderConfig, self.cfg)
+        target, voiced = yin_f0(audio, self.shape.sample_rate, self.shape.frame_size, cfg.f0_min, cfg.f0_max)
         if frame_lengths is None:
             frame_lengths = -(-lengths // self.shape.frame_size)
         return {"loss/f0": f0_loss(f0.float(), target.to(f0.device), voiced.to(f0.device), frame_lengths)}
