@@ -16,6 +16,7 @@ COLUMNS = (
     ("stoi", "STOI ↑", 3),
     ("dnsmos", "DNSMOS ↑", 2),
     ("speaker_sim", "speaker sim ↑", 3),
+    ("level_db", "level dB", 2),
 )
 
 
