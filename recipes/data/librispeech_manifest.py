@@ -17,6 +17,7 @@ import soundfile as sf
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from codec.errors import one_line
 from codec.io.files import atomic_write_bytes
 
 AUDIO = (".flac", ".wav")
@@ -44,7 +45,7 @@ def build_manifest(root: Path, out: Path, min_seconds: float = 0.5) -> int:
         try:
             info = sf.info(str(path))
         except Exception as err:
-            print(f"skipping {path}: {str(err).splitlines()[0]}", file=sys.stderr)
+            print(f"skipping {path}: {one_line(err, path)}", file=sys.stderr)
             continue
         duration = info.frames / info.samplerate
         if duration < min_seconds:

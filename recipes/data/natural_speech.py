@@ -45,6 +45,7 @@ import soundfile as sf
 from scipy import signal
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from codec.errors import one_line
 from codec.io.files import atomic_write_bytes
 from recipes.data import neural_tts
 from recipes.data.augment import apply_augmentation, plan_augmentation
@@ -188,11 +189,10 @@ def render(task: Task, out_dir: str) -> dict | None:
             pass
     seed = zlib.crc32(task.id.encode())
     if task.input:
-        data, rate = sf.read(task.input, dtype="float32", always_2d=True)
-        audio = data.mean(1)
+        audio, rate = _read_recording(task.input)
     else:
         audio, rate = neural_tts.synthesize(task.source, task.text or "", task.params, seed)
-    audio = _to_model_rate(np.asarray(audio, np.float32), rate)
+        audio = _to_model_rate(np.asarray(audio, np.float32), rate)
     if len(audio) < 0.3 * SAMPLE_RATE or float(np.abs(audio).max()) < 1e-3 or not np.isfinite(audio).all():
         log.info("skipping %s: too short, silent or not finite", task.id)
         return None
@@ -227,14 +227,16 @@ def _with_bandwidth(row: dict, task: Task, wav_path: Path, row_path: Path) -> di
     """A finished row from before rows recorded `bandwidth_hz`: measure it (on the clean input when there is one)."""
     if "bandwidth_hz" in row:
         return row
-    if task.input:
-        data, rate = sf.read(task.input, dtype="float32", always_2d=True)
-        audio = _to_model_rate(data.mean(1), rate)
-    else:
-        audio, _ = sf.read(str(wav_path), dtype="float32")
+    audio = _read_recording(task.input)[0] if task.input else sf.read(str(wav_path), dtype="float32")[0]
     row["bandwidth_hz"] = round(effective_bandwidth(audio, SAMPLE_RATE))
     _write_atomic_text(row_path, json.dumps(row))
     return row
+
+
+def _read_recording(path: str) -> tuple[np.ndarray, int]:
+    """A source recording as mono float32 at the corpus rate, and its own rate."""
+    data, rate = sf.read(path, dtype="float32", always_2d=True)
+    return _to_model_rate(data.mean(1), rate), rate
 
 
 def _to_model_rate(audio: np.ndarray, rate: int) -> np.ndarray:
@@ -259,7 +261,7 @@ def _render_safe(task: Task, out_dir: str) -> dict | None:
     try:
         return render(task, out_dir)
     except Exception as err:  # one bad file must not stop a run of hours
-        log.warning("item %s failed: %s", task.id, str(err).splitlines()[0] if str(err) else type(err).__name__)
+        log.warning("item %s failed: %s", task.id, one_line(err))
         return None
 
 
@@ -366,7 +368,7 @@ def build(
             log.warning("skipping source %s: %s", source, err)
             continue
         made = run_tasks(tasks, out_dir, jobs, source, progress)
-        new = [r for r in made if r.get("bandwidth_hz", math.inf) >= min_bandwidth]
+        new = [r for r in made if r["bandwidth_hz"] >= min_bandwidth]
         if len(new) < len(made):
             log.info(
                 "%s: %d of %d items left out, band-limited below %g Hz",
