@@ -450,7 +450,7 @@ class DecodeGraph(nn.Module):
         self.quantizer = FoldedRVQ(model.quantizer)
         if isinstance(model.decoder, HarmonicDecoder):  # its harmonic branch has no export rewrite yet
             raise ValueError("ONNX export supports the vocoder and conv decoders, not HarmonicDecoder")
-        self.channel_last = isinstance(model.decoder, VocoderDecoder)
+        self.channel_last = type(model.decoder) is VocoderDecoder  # the rewrite knows its parts, not a subclass's
         self.decoder = ExportVocoderDecoder(model.decoder) if self.channel_last else model.decoder
 
     def forward(self, codes: torch.Tensor, frame_lengths: torch.Tensor) -> torch.Tensor:
